@@ -1,0 +1,4 @@
+import { runMain } from '../../lib/main';
+import { startGateway } from './service';
+
+void runMain('gateway', async (config, logger) => [await startGateway(config, logger)]);

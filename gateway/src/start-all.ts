@@ -1,0 +1,13 @@
+import { runMain } from '../../lib/main';
+import { startNotificationsService } from '../../subgraphs/notifications/src/service';
+import { startUsersService } from '../../subgraphs/users/src/service';
+import { startGateway } from './service';
+
+// The whole system in one process, embedded defaults: what `npm start` runs.
+void runMain('sign-up system', async (config, logger) => {
+  const users = await startUsersService(config, logger);
+  const notifications = await startNotificationsService(config, logger);
+  const gateway = await startGateway(config, logger);
+  logger.info(`Apollo Sandbox: ${gateway.url}`);
+  return [users, notifications, gateway];
+});

@@ -1,0 +1,11 @@
+import type { Logger } from 'pino';
+import type { Store } from '../../../lib/store';
+import type { NotificationsState } from './domain';
+
+/** What every resolver of the notifications subgraph is given. */
+export interface Context {
+  readonly store: Store<NotificationsState, never>;
+  readonly logger: Logger;
+  /** Asks for a queued delivery to be sent now. */
+  readonly sendSoon: (deliveryId: string) => void;
+}

@@ -1,0 +1,12 @@
+import type { Logger } from 'pino';
+import type { Store } from '../../../lib/store';
+import type { UsersEvent, UsersState } from './domain';
+
+/** What every resolver of the users subgraph is given. */
+export interface Context {
+  readonly store: Store<UsersState, UsersEvent>;
+  readonly logger: Logger;
+  /** Id and clock live outside the recipes, so that replaying the log is deterministic. */
+  readonly newId: () => string;
+  readonly now: () => Date;
+}

@@ -1,0 +1,4 @@
+import { runMain } from '../../../lib/main';
+import { startUsersService } from './service';
+
+void runMain('users', async (config, logger) => [await startUsersService(config, logger)]);

@@ -1,0 +1,11 @@
+import { signUp } from '../domain';
+import type { MutationResolvers } from '../generated/resolvers-types';
+
+export const Mutation: MutationResolvers = {
+  addUser: async (_, { input }, { store, newId, now, logger }) => {
+    const result = await store.execute(signUp(input, { id: newId(), createdAt: now().toISOString() }));
+    if (result.user) logger.info({ userId: result.user.id, version: store.version }, 'user signed up');
+    else logger.info({ codes: result.errors.map((error) => error.code) }, 'sign-up refused');
+    return { user: result.user, errors: [...result.errors] };
+  },
+};

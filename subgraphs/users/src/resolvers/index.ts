@@ -1,0 +1,6 @@
+import type { Resolvers } from '../generated/resolvers-types';
+import { Mutation } from './Mutation';
+import { Query } from './Query';
+import { User } from './User';
+
+export const resolvers: Resolvers = { Query, Mutation, User };
