@@ -1,5 +1,6 @@
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { SubgraphSource } from './subgraph-source';
 
 export interface GatewayOptions {
   readonly supergraphSdl: string;
@@ -13,7 +14,7 @@ export const createGatewayServer = ({ supergraphSdl, subgraphUrls, production }:
   new ApolloServer({
     gateway: new ApolloGateway({
       supergraphSdl,
-      buildService: ({ name, url }) => new RemoteGraphQLDataSource({ url: subgraphUrls[name] ?? url }),
+      buildService: ({ name, url }) => new SubgraphSource(name, subgraphUrls[name] ?? url!),
     }),
     introspection: !production,
     includeStacktraceInErrorResponses: !production,

@@ -1,8 +1,8 @@
 import type { Draft, Immutable } from 'immer';
 
 /**
- * A persistent map for Immer state: a fixed 4-level, 16-way trie keyed by a
- * hash of the key, with small buckets at the leaves. An insert touches four
+ * A persistent map for Immer state: a fixed 5-level, 16-way trie keyed by a
+ * hash of the key, with small buckets at the leaves. An insert touches five
  * 16-entry nodes and one bucket, so its cost under Immer stays flat however
  * many entries the trie holds (a flat object of n entries costs O(n) a write).
  */
@@ -15,11 +15,12 @@ export interface HashTrie<V> {
 
 declare const valueType: unique symbol;
 
-const LEVELS = 4;
+/** Depth of the trie: 16^5 leaves keep buckets near one entry up to about a million keys. */
+export const TRIE_LEVELS = 5;
 
 export const emptyTrie = <V>(): HashTrie<V> => ({});
 
-/** FNV-1a over UTF-16 code units; the low 16 bits pick the path. */
+/** FNV-1a over UTF-16 code units; the low 20 bits pick the path. */
 const pathOf = (key: string): string[] => {
   let hash = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) {
@@ -27,7 +28,7 @@ const pathOf = (key: string): string[] => {
     hash = Math.imul(hash, 0x01000193);
   }
   const path: string[] = [];
-  for (let level = 0; level < LEVELS; level++) path.push(((hash >>> (level * 4)) & 0xf).toString(16));
+  for (let level = 0; level < TRIE_LEVELS; level++) path.push(((hash >>> (level * 4)) & 0xf).toString(16));
   return path;
 };
 
@@ -65,7 +66,7 @@ export const trieSet = <V>(trie: Draft<HashTrie<V>>, key: string, value: V): voi
 export function* trieValues<V>(trie: HashTrie<V>): Generator<Immutable<V>> {
   function* walk(node: Record<string, unknown>, level: number): Generator<Immutable<V>> {
     for (const child of Object.values(node)) {
-      if (level === LEVELS) yield child as Immutable<V>;
+      if (level === TRIE_LEVELS) yield child as Immutable<V>;
       else yield* walk(child as Record<string, unknown>, level + 1);
     }
   }

@@ -76,10 +76,12 @@ export const openFileLog = async ({ dir, logger, replay }: OpenFileLogOptions): 
   await mkdir(dir, { recursive: true });
   const lock = await acquireLock(dir);
   const file = join(dir, LOG_FILE);
-  let handle: FileHandle;
+  const handle = await open(file, 'a+').catch(async (error: unknown) => {
+    await lock.release();
+    throw error;
+  });
   let version = 0;
   try {
-    handle = await open(file, 'a+');
     const scan = await scanLog(handle, (records) => {
       for (const record of records) {
         if (record.version !== version + 1) {
@@ -104,6 +106,8 @@ export const openFileLog = async ({ dir, logger, replay }: OpenFileLogOptions): 
       await handle.datasync();
     }
   } catch (error) {
+    // Refused: give back the file as well as the lock, or every retry leaks a descriptor.
+    await handle.close();
     await lock.release();
     throw error;
   }

@@ -1,0 +1,181 @@
+import type { ApolloServer } from '@apollo/server';
+import { createNotificationsServer } from '../../subgraphs/notifications/src/server';
+import type { Context } from '../../subgraphs/notifications/src/context';
+import {
+  beginAttempt,
+  consumeUserRecords,
+  emptyNotificationsState,
+  recordOutcome,
+  welcomeDeliveryId,
+  type NotificationsState,
+  type UserAdded,
+} from '../../subgraphs/notifications/src/domain';
+import { openTempStore, silentLogger, singleResult, type TempStore } from '../helpers/subgraph-context';
+
+type DeliveryView = {
+  id: string;
+  kind: string;
+  to: string;
+  subject: string;
+  status: string;
+  attempts: number;
+  sentAt: string | null;
+  messageId: string | null;
+  lastError: string | null;
+};
+type UserView = {
+  id: string;
+  welcomeEmail: DeliveryView | null;
+  notifications: DeliveryView[];
+};
+type ResendData = {
+  resendWelcomeEmail: { delivery: DeliveryView | null; errors: { code: string; message: string }[] };
+};
+
+const DELIVERY_FIELDS = 'id kind to subject status attempts sentAt messageId lastError';
+const ENTITIES = /* GraphQL */ `
+  query Entities($representations: [_Any!]!) {
+    _entities(representations: $representations) {
+      ... on User {
+        id
+        welcomeEmail { ${DELIVERY_FIELDS} }
+        notifications { ${DELIVERY_FIELDS} }
+      }
+    }
+  }
+`;
+const RESEND = /* GraphQL */ `
+  mutation Resend($userId: ID!) {
+    resendWelcomeEmail(userId: $userId) {
+      delivery { ${DELIVERY_FIELDS} }
+      errors { code message }
+    }
+  }
+`;
+
+const ADA: UserAdded['user'] = { id: 'user-1', name: 'Ada', email: 'ada@example.com', createdAt: '2024-05-01T12:00:00.000Z' };
+const WELCOME_ID = welcomeDeliveryId(ADA.id);
+const QUEUED_WELCOME: DeliveryView = {
+  id: WELCOME_ID,
+  kind: 'WELCOME',
+  to: 'ada@example.com',
+  subject: 'Welcome, Ada!',
+  status: 'QUEUED',
+  attempts: 0,
+  sentAt: null,
+  messageId: `<${WELCOME_ID}@signup.test>`,
+  lastError: null,
+};
+
+let server: ApolloServer<Context>;
+let temp: TempStore<NotificationsState, never>;
+let sendSoonCalls: string[];
+let context: Context;
+
+beforeAll(async () => {
+  server = createNotificationsServer();
+  await server.start();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+beforeEach(async () => {
+  temp = await openTempStore<NotificationsState, never>(emptyNotificationsState());
+  sendSoonCalls = [];
+  context = { store: temp.store, logger: silentLogger(), sendSoon: (id) => void sendSoonCalls.push(id) };
+  const added: UserAdded = { type: 'UserAdded', user: ADA };
+  await temp.store.execute(consumeUserRecords([{ version: 1, events: [added] }], { now: '2024-05-01T12:00:01.000Z', messageIdDomain: 'signup.test' }));
+});
+afterEach(async () => {
+  await temp.dispose();
+});
+
+const run = async <T extends Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}) =>
+  singleResult(await server.executeOperation<T>({ query, variables }, { contextValue: context }));
+
+const entity = async (id: string) => {
+  const result = await run<{ _entities: (UserView | null)[] }>(ENTITIES, { representations: [{ __typename: 'User', id }] });
+  expect(result.errors).toBeUndefined();
+  return result.data!._entities[0];
+};
+
+const resend = async (userId: string) => {
+  const result = await run<ResendData>(RESEND, { userId });
+  expect(result.errors).toBeUndefined();
+  return result.data!.resendWelcomeEmail;
+};
+
+const failWelcome = async (error: string) => {
+  await temp.store.execute(beginAttempt(WELCOME_ID));
+  await temp.store.execute(recordOutcome(WELCOME_ID, { kind: 'failed', error }));
+};
+
+describe('User entity', () => {
+  it('resolves the welcome email and notifications of a user the service has learnt of', async () => {
+    expect(await entity(ADA.id)).toEqual({ id: ADA.id, welcomeEmail: QUEUED_WELCOME, notifications: [QUEUED_WELCOME] });
+  });
+
+  it('shows a sent welcome email with its attempts and sentAt', async () => {
+    await temp.store.execute(beginAttempt(WELCOME_ID));
+    await temp.store.execute(recordOutcome(WELCOME_ID, { kind: 'sent', at: '2024-05-01T12:00:02.000Z' }));
+
+    const sent = { ...QUEUED_WELCOME, status: 'SENT', attempts: 1, sentAt: '2024-05-01T12:00:02.000Z' };
+    expect(await entity(ADA.id)).toEqual({ id: ADA.id, welcomeEmail: sent, notifications: [sent] });
+  });
+
+  it('returns a null welcomeEmail and no notifications for a user unknown to the service', async () => {
+    expect(await entity('nobody')).toEqual({ id: 'nobody', welcomeEmail: null, notifications: [] });
+  });
+
+  it('publishes its SDL with the User @key through _service', async () => {
+    const result = await run<{ _service: { sdl: string } }>('{ _service { sdl } }');
+
+    expect(result.errors).toBeUndefined();
+    expect(result.data!._service.sdl).toMatch(/type User\s+@key\(fields: "id"\)/);
+  });
+});
+
+describe('resendWelcomeEmail', () => {
+  it('refuses a user without a welcome email with UNKNOWN_USER and sends nothing', async () => {
+    const before = temp.store.version;
+
+    const payload = await resend('nobody');
+
+    expect(payload).toEqual({ delivery: null, errors: [{ code: 'UNKNOWN_USER', message: expect.stringContaining('nobody') }] });
+    expect(sendSoonCalls).toEqual([]);
+    expect(temp.store.version).toBe(before);
+  });
+
+  it('refuses a welcome email that is still queued with NOT_FAILED and sends nothing', async () => {
+    const before = temp.store.version;
+
+    const payload = await resend(ADA.id);
+
+    expect(payload).toEqual({ delivery: null, errors: [{ code: 'NOT_FAILED', message: expect.stringContaining('QUEUED') }] });
+    expect(sendSoonCalls).toEqual([]);
+    expect(temp.store.version).toBe(before);
+  });
+
+  it('queues a FAILED welcome email again and asks for it to be sent soon', async () => {
+    await failWelcome('550 mailbox unavailable');
+    expect((await entity(ADA.id))!.welcomeEmail).toMatchObject({ status: 'FAILED', attempts: 1, lastError: '550 mailbox unavailable' });
+
+    const payload = await resend(ADA.id);
+
+    const requeued = { ...QUEUED_WELCOME, attempts: 1, lastError: '550 mailbox unavailable' };
+    expect(payload).toEqual({ delivery: requeued, errors: [] });
+    expect(sendSoonCalls).toEqual([WELCOME_ID]);
+    expect((await entity(ADA.id))!.welcomeEmail).toEqual(requeued);
+  });
+
+  it('refuses a second resend while the first is still queued', async () => {
+    await failWelcome('timeout');
+    await resend(ADA.id);
+
+    const payload = await resend(ADA.id);
+
+    expect(payload.errors.map((error) => error.code)).toEqual(['NOT_FAILED']);
+    expect(sendSoonCalls).toEqual([WELCOME_ID]);
+  });
+});

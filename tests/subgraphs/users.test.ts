@@ -1,0 +1,273 @@
+import type { ApolloServer } from '@apollo/server';
+import { createUsersServer } from '../../subgraphs/users/src/server';
+import type { Context } from '../../subgraphs/users/src/context';
+import { emptyUsersState, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
+import { openTempStore, silentLogger, singleResult, type TempStore } from '../helpers/subgraph-context';
+
+type UserView = {
+  id: string;
+  name: string;
+  email: string;
+  createdAt: string;
+};
+type UserErrorView = {
+  code: string;
+  field: string | null;
+  message: string;
+};
+type AddUserData = {
+  addUser: { user: UserView | null; errors: UserErrorView[] };
+};
+type UsersData = {
+  users: {
+    edges: { cursor: string; node: UserView }[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    totalCount: number;
+  };
+};
+
+const ADD_USER = /* GraphQL */ `
+  mutation AddUser($input: AddUserInput!) {
+    addUser(input: $input) {
+      user { id name email createdAt }
+      errors { code field message }
+    }
+  }
+`;
+const USER = /* GraphQL */ `
+  query User($id: ID!) {
+    user(id: $id) { id name email createdAt }
+  }
+`;
+const USERS = /* GraphQL */ `
+  query Users($first: Int, $after: String) {
+    users(first: $first, after: $after) {
+      edges { cursor node { id name email createdAt } }
+      pageInfo { hasNextPage endCursor }
+      totalCount
+    }
+  }
+`;
+const ENTITIES = /* GraphQL */ `
+  query Entities($representations: [_Any!]!) {
+    _entities(representations: $representations) {
+      ... on User { id name email createdAt }
+    }
+  }
+`;
+
+const START = Date.parse('2024-05-01T12:00:00.000Z');
+
+let server: ApolloServer<Context>;
+let temp: TempStore<UsersState, UsersEvent>;
+let context: Context;
+
+beforeAll(async () => {
+  server = createUsersServer();
+  await server.start();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+beforeEach(async () => {
+  temp = await openTempStore<UsersState, UsersEvent>(emptyUsersState());
+  let ids = 0;
+  let ticks = 0;
+  context = {
+    store: temp.store,
+    logger: silentLogger(),
+    newId: () => `user-${++ids}`,
+    now: () => new Date(START + 1000 * ticks++),
+  };
+});
+afterEach(async () => {
+  await temp.dispose();
+});
+
+const run = async <T extends Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}) =>
+  singleResult(await server.executeOperation<T>({ query, variables }, { contextValue: context }));
+
+const addUser = async (name: string, email: string) => {
+  const result = await run<AddUserData>(ADD_USER, { input: { name, email } });
+  expect(result.errors).toBeUndefined();
+  return result.data!.addUser;
+};
+
+const signUpAll = async (people: readonly (readonly [string, string])[]) => {
+  const users: UserView[] = [];
+  for (const [name, email] of people) {
+    const { user } = await addUser(name, email);
+    users.push(user!);
+  }
+  return users;
+};
+
+describe('addUser', () => {
+  it('returns the new user with trimmed name and email, an ISO createdAt and no errors', async () => {
+    const payload = await addUser('  Ada Lovelace \t', '  ada@example.com ');
+
+    expect(payload).toEqual({
+      user: { id: 'user-1', name: 'Ada Lovelace', email: 'ada@example.com', createdAt: '2024-05-01T12:00:00.000Z' },
+      errors: [],
+    });
+    expect(temp.store.state.count).toBe(1);
+  });
+
+  it.each([
+    ['INVALID_EMAIL', 'email', { name: 'Ada', email: 'not-an-email' }],
+    ['INVALID_NAME', 'name', { name: '   ', email: 'ada@example.com' }],
+    ['INVALID_NAME', 'name', { name: 'Ada\u202Eecila', email: 'ada@example.com' }],
+  ])('refuses with %s on the %s field and writes nothing', async (code, field, input) => {
+    const before = temp.store.version;
+
+    const payload = await addUser(input.name, input.email);
+
+    expect(payload.user).toBeNull();
+    expect(payload.errors).toEqual([{ code, field, message: expect.any(String) }]);
+    expect(payload.errors[0]!.message.length).toBeGreaterThan(0);
+    expect(temp.store.state.count).toBe(0);
+    expect(temp.store.version).toBe(before);
+  });
+
+  it('reports an invalid name and an invalid email together', async () => {
+    const payload = await addUser('', 'nope');
+
+    expect(payload.user).toBeNull();
+    expect(payload.errors.map(({ code, field }) => ({ code, field }))).toEqual([
+      { code: 'INVALID_NAME', field: 'name' },
+      { code: 'INVALID_EMAIL', field: 'email' },
+    ]);
+  });
+
+  it('refuses a second sign-up with the same email in another case with EMAIL_TAKEN', async () => {
+    await addUser('Ada', 'ada@example.com');
+    const before = temp.store.version;
+
+    const payload = await addUser('Other Ada', '  ADA@Example.COM ');
+
+    expect(payload.user).toBeNull();
+    expect(payload.errors).toEqual([{ code: 'EMAIL_TAKEN', field: 'email', message: expect.stringMatching(/exists/) }]);
+    expect(temp.store.state.count).toBe(1);
+    expect(temp.store.version).toBe(before);
+    const { data } = await run<UsersData>(USERS);
+    expect(data!.users.totalCount).toBe(1);
+  });
+});
+
+describe('user', () => {
+  it('finds a signed-up user by id', async () => {
+    const [ada] = await signUpAll([['Ada', 'ada@example.com']]);
+
+    const result = await run<{ user: UserView | null }>(USER, { id: ada!.id });
+
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.user).toEqual(ada);
+  });
+
+  it('returns null for an unknown id', async () => {
+    const result = await run<{ user: UserView | null }>(USER, { id: 'nobody' });
+
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ user: null });
+  });
+});
+
+describe('users', () => {
+  const people = [
+    ['Ada', 'ada@example.com'],
+    ['Grace', 'grace@example.com'],
+    ['Edsger', 'edsger@example.com'],
+  ] as const;
+
+  it('returns an empty connection when nobody has signed up', async () => {
+    const result = await run<UsersData>(USERS);
+
+    expect(result.data!.users).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: 0 });
+  });
+
+  it('pages through users in sign-up order with first and after', async () => {
+    const signedUp = await signUpAll(people);
+
+    const first = (await run<UsersData>(USERS, { first: 2 })).data!.users;
+    expect(first.edges.map((edge) => edge.node)).toEqual(signedUp.slice(0, 2));
+    expect(first.pageInfo).toEqual({ hasNextPage: true, endCursor: first.edges[1]!.cursor });
+    expect(first.totalCount).toBe(3);
+
+    const second = (await run<UsersData>(USERS, { first: 2, after: first.pageInfo.endCursor })).data!.users;
+    expect(second.edges.map((edge) => edge.node)).toEqual(signedUp.slice(2));
+    expect(second.pageInfo).toEqual({ hasNextPage: false, endCursor: second.edges[0]!.cursor });
+    expect(second.totalCount).toBe(3);
+
+    const past = (await run<UsersData>(USERS, { first: 2, after: second.pageInfo.endCursor })).data!.users;
+    expect(past).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: 3 });
+  });
+
+  it('returns 20 users by default', async () => {
+    await signUpAll(Array.from({ length: 21 }, (_, i) => [`User ${i}`, `user${i}@example.com`] as const));
+
+    const { users } = (await run<UsersData>(USERS)).data!;
+
+    expect(users.edges).toHaveLength(20);
+    expect(users.pageInfo.hasNextPage).toBe(true);
+    expect(users.totalCount).toBe(21);
+  });
+
+  it('accepts first: 100 and first: 0', async () => {
+    await signUpAll(people);
+
+    expect((await run<UsersData>(USERS, { first: 100 })).data!.users.edges).toHaveLength(3);
+    const empty = (await run<UsersData>(USERS, { first: 0 })).data!.users;
+    expect(empty).toEqual({ edges: [], pageInfo: { hasNextPage: true, endCursor: null }, totalCount: 3 });
+  });
+
+  it.each([101, -1])('refuses first: %d with BAD_USER_INPUT naming first', async (first) => {
+    const result = await run<UsersData>(USERS, { first });
+
+    expect(result.data).toBeNull();
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors![0]!.message).toMatch(/first/);
+    expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'first' });
+  });
+
+  it.each([
+    ['garbage', 'not-a-cursor'],
+    ['a non-numeric position', Buffer.from('user:abc').toString('base64url')],
+    ['a negative position', Buffer.from('user:-1').toString('base64url')],
+    ['a non-canonical encoding', Buffer.from('user:01').toString('base64url')],
+  ])('refuses an after cursor that is %s with BAD_USER_INPUT naming after', async (_, after) => {
+    const result = await run<UsersData>(USERS, { after });
+
+    expect(result.data).toBeNull();
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors![0]!.message).toMatch(/after/);
+    expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'after' });
+  });
+});
+
+describe('federation', () => {
+  it('resolves User entities by id and null for unknown ids', async () => {
+    const [ada, grace] = await signUpAll([
+      ['Ada', 'ada@example.com'],
+      ['Grace', 'grace@example.com'],
+    ]);
+
+    const result = await run<{ _entities: (UserView | null)[] }>(ENTITIES, {
+      representations: [
+        { __typename: 'User', id: grace!.id },
+        { __typename: 'User', id: 'nobody' },
+        { __typename: 'User', id: ada!.id },
+      ],
+    });
+
+    expect(result.errors).toBeUndefined();
+    expect(result.data!._entities).toEqual([grace, null, ada]);
+  });
+
+  it('publishes its SDL with the User @key through _service', async () => {
+    const result = await run<{ _service: { sdl: string } }>('{ _service { sdl } }');
+
+    expect(result.errors).toBeUndefined();
+    expect(result.data!._service.sdl).toMatch(/type User\s+@key\(fields: "id"\)/);
+  });
+});
