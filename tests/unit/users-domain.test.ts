@@ -3,6 +3,7 @@ import { TRIE_LEVELS, trieGet } from '../../lib/hash-trie';
 import { openStore, type Store } from '../../lib/store';
 import {
   emptyUsersState,
+  orderSlot,
   signUp,
   usersAfter,
   userById,
@@ -40,7 +41,6 @@ const touchedPath = (state: State, id: string, email: string, seq: number): unkn
   for (const [trie, key] of [
     [state.byId, id],
     [state.idByEmail, email.toLowerCase()],
-    [state.idBySeq, String(seq)],
   ] as const) {
     let node: unknown = trie;
     path.push(node);
@@ -49,6 +49,8 @@ const touchedPath = (state: State, id: string, email: string, seq: number): unkn
       path.push(node);
     }
   }
+  const [top, middle] = orderSlot(seq);
+  path.push(state.order, state.order[top], state.order[top]![middle]);
   return path;
 };
 
@@ -63,7 +65,7 @@ describe('signUp', () => {
     expect(next.count).toBe(3);
     expect(userById(next, 'u-ada')).toEqual(user);
     expect(trieGet(next.idByEmail, 'ada@example.com')).toBe('u-ada');
-    expect(trieGet(next.idBySeq, '3')).toBe('u-ada');
+    expect(next.order.flat(2)[2]).toBe('u-ada');
   });
 
   it('leaves the input state untouched', () => {
@@ -81,7 +83,7 @@ describe('signUp', () => {
     const { next } = signUpDirectly(aUsersState([{}]), { name: 'Cy', email: 'cy@example.com' }, made({ id: 'u-cy' }));
 
     const path = touchedPath(next, 'u-cy', 'cy@example.com', 2);
-    expect(path).toHaveLength(1 + 3 * (TRIE_LEVELS + 1));
+    expect(path).toHaveLength(1 + 2 * (TRIE_LEVELS + 1) + 3);
     for (const container of path) {
       expect(container).toEqual(expect.any(Object));
       expect(Object.isFrozen(container)).toBe(true);
@@ -223,7 +225,7 @@ describe('signUp through the store', () => {
     expect(store.state.count).toBe(1);
     expect(userById(store.state, 'u-ada')).toMatchObject({ name: 'Ada', email: 'ada@example.com', seq: 1 });
     expect(trieGet(store.state.idByEmail, 'ada@example.com')).toBe('u-ada');
-    expect(trieGet(store.state.idBySeq, '1')).toBe('u-ada');
+    expect(store.state.order).toEqual([[['u-ada']]]);
     expect(before.count).toBe(0);
     expect(Object.isFrozen(store.state)).toBe(true);
   });

@@ -11,17 +11,27 @@ export interface User {
   readonly seq: number;
 }
 
+/** Fan-out of the sign-up order tree: an add copies at most three arrays of this many ids or fewer. */
+export const ORDER_FANOUT = 128;
+
+/** Where sign-up position `seq` (1-based) sits in `UsersState.order`. */
+export const orderSlot = (seq: number): readonly [number, number, number] => {
+  const p = seq - 1;
+  return [Math.floor(p / ORDER_FANOUT ** 2), Math.floor(p / ORDER_FANOUT) % ORDER_FANOUT, p % ORDER_FANOUT];
+};
+
 /**
- * Every index is a hash trie, so one sign-up touches a handful of small
- * containers whatever the number of users (see lib/hash-trie).
+ * No container holds all users, so one sign-up touches a handful of small
+ * containers whatever the number of users: the lookups are hash tries (see
+ * lib/hash-trie) and the sign-up order is a three-level tree of small arrays.
  */
 export interface UsersState {
   readonly count: number;
   readonly byId: HashTrie<User>;
   /** Lower-cased email -> user id: uniqueness regardless of case. */
   readonly idByEmail: HashTrie<string>;
-  /** Sign-up position (as a decimal string) -> user id. */
-  readonly idBySeq: HashTrie<string>;
+  /** User ids in sign-up order, at the slot `orderSlot(seq)` names. */
+  readonly order: readonly (readonly (readonly string[])[])[];
 }
 
 export type UsersEvent = { readonly type: 'UserAdded'; readonly user: Immutable<User> };
@@ -30,7 +40,7 @@ export const emptyUsersState = (): UsersState => ({
   count: 0,
   byId: emptyTrie(),
   idByEmail: emptyTrie(),
-  idBySeq: emptyTrie(),
+  order: [],
 });
 
 export type UserErrorCode = 'INVALID_EMAIL' | 'EMAIL_TAKEN' | 'INVALID_NAME';

@@ -1,6 +1,6 @@
 import type { Immutable } from 'immer';
 import { trieGet } from '../../../../lib/hash-trie';
-import type { User, UsersState } from './model';
+import { orderSlot, type User, type UsersState } from './model';
 import { emailKey } from './validation';
 
 type State = Immutable<UsersState>;
@@ -20,7 +20,8 @@ export const usersAfter = (state: State, afterSeq: number, first: number): UserP
   const users: Immutable<User>[] = [];
   const last = Math.min(state.count, afterSeq + first);
   for (let seq = afterSeq + 1; seq <= last; seq++) {
-    const id = trieGet(state.idBySeq, String(seq));
+    const [top, middle, slot] = orderSlot(seq);
+    const id = state.order[top]?.[middle]?.[slot];
     const user = id === undefined ? undefined : trieGet(state.byId, id);
     if (user) users.push(user);
   }
