@@ -1,0 +1,208 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { buildWebPage, describeIfBrowser, launchBrowser, serveStatic, type StaticServer } from '../helpers/browser';
+import { gql, SIGN_UP } from '../helpers/graphql';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
+import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
+
+const SCREENSHOT = path.resolve(__dirname, '../../test-artifacts/sign-up-page.png');
+const UI_TIMEOUT_MS = 15_000;
+
+/** A classic CSRF attack: a plain HTML form, which browsers send cross-origin without a preflight. */
+const csrfPage = (gatewayUrl: string) => `<!doctype html>
+<form method="POST" enctype="text/plain" action="${gatewayUrl}">
+  <input type="hidden"
+    name='{"query":"mutation { addUser(input: {name: \\"Mallory\\", email: \\"mallory@example.com\\"}) { user { id } } }","x":"'
+    value='"}'>
+</form>
+<script>document.forms[0].submit()</script>`;
+
+const listEmails = async (gatewayUrl: string): Promise<string[]> => {
+  const response = await gql(gatewayUrl, `{ users(first: 100) { edges { node { email } } } }`);
+  return response.data.users.edges.map((edge: { node: { email: string } }) => edge.node.email);
+};
+
+describeIfBrowser()('the sign-up page in headless chromium, served from its own origin', () => {
+  let smtp: TestSmtpServer;
+  let system: TestSystem;
+  let dataDir: string;
+  let webDir: string;
+  let site: StaticServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    dataDir = await makeDataDir();
+    system = await startSystem({ dataDir, smtpUrl: smtp.url });
+    webDir = await makeTempDir('web-build-');
+    await buildWebPage(webDir, system.gatewayUrl);
+    site = await serveStatic(webDir, { '/csrf.html': csrfPage(system.gatewayUrl) });
+    browser = await launchBrowser();
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await site?.close();
+    await system?.close();
+    await smtp?.close();
+    if (dataDir) await removeDataDir(dataDir);
+    if (webDir) await removeTempDir(webDir);
+  });
+
+  beforeEach(async () => {
+    // A fresh context per test: its own cookies and its own CORS preflight cache.
+    context = await browser.newContext();
+    context.setDefaultTimeout(UI_TIMEOUT_MS);
+    page = await context.newPage();
+  });
+
+  afterEach(async () => {
+    await context?.close();
+  });
+
+  it('shows the error for a bad email next to the email field, and signs nobody up', async () => {
+    await page.goto(`${site.origin}/`);
+    await page.getByLabel('Name', { exact: true }).fill('Ada');
+    await page.getByLabel('Email', { exact: true }).fill('not-an-email');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+
+    const email = page.getByLabel('Email', { exact: true });
+    const error = page.locator('#signup-email-error');
+    await error.waitFor();
+    expect(await error.getAttribute('role')).toBe('alert');
+    expect(await error.getAttribute('data-code')).toBe('INVALID_EMAIL');
+    expect(await error.textContent()).toMatch(/email/i);
+    expect(await email.getAttribute('aria-describedby')).toBe('signup-email-error');
+    expect(await email.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('#signup-name-error').count()).toBe(0);
+    expect(await listEmails(system.gatewayUrl)).toEqual([]);
+  });
+
+  it('signs a user up cross-origin after a CORS preflight, polls the welcome email until SENT, and lists the user', async () => {
+    // Playwright's own events leave preflights out; the DevTools protocol shows them.
+    const preflights = new Map<string, { url: string; requestHeaders: Record<string, string>; status?: number }>();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    cdp.on('Network.requestWillBeSent', ({ requestId, request }) => {
+      if (request.method === 'OPTIONS') preflights.set(requestId, { url: request.url, requestHeaders: request.headers });
+    });
+    cdp.on('Network.responseReceived', ({ requestId, type, response }) => {
+      const preflight = preflights.get(requestId);
+      if (preflight && type === 'Preflight') preflight.status = response.status;
+    });
+    const graphqlPosts: { operationName: string; origin: Promise<string | null>; allowOrigin: string | undefined }[] = [];
+    page.on('response', (response) => {
+      const request = response.request();
+      if (request.method() !== 'POST' || response.url() !== system.gatewayUrl) return;
+      graphqlPosts.push({
+        operationName: (request.postDataJSON() as { operationName: string }).operationName,
+        // The browser's network stack adds Origin; only the async header read sees it.
+        origin: request.headerValue('origin'),
+        allowOrigin: response.headers()['access-control-allow-origin'],
+      });
+    });
+
+    await page.goto(`${site.origin}/`);
+    await page.getByLabel('Name', { exact: true }).fill('Grace Hopper');
+    await page.getByLabel('Email', { exact: true }).fill('grace@example.com');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+
+    const status = page.getByRole('status');
+    await page.locator('[role="status"][data-status="SENT"]').waitFor();
+    expect(await status.textContent()).toBe('Welcome email sent to grace@example.com.');
+    const row = page.getByRole('row').filter({ hasText: 'grace@example.com' });
+    await row.getByRole('cell', { name: 'SENT' }).waitFor();
+    expect(await row.getByRole('cell').first().textContent()).toBe('Grace Hopper');
+    await mkdir(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    const [preflight] = [...preflights.values()].filter((p) => p.url === system.gatewayUrl);
+    expect(preflight).toBeDefined();
+    expect(preflight!.status).toBeGreaterThanOrEqual(200);
+    expect(preflight!.status).toBeLessThan(300);
+    expect(preflight!.requestHeaders['Access-Control-Request-Method']).toBe('POST');
+    expect(preflight!.requestHeaders['Access-Control-Request-Headers']).toMatch(/content-type/);
+    expect(graphqlPosts.map((post) => post.operationName)).toEqual(expect.arrayContaining(['UserList', 'SignUp', 'WelcomeEmail']));
+    for (const post of graphqlPosts) {
+      expect(await post.origin).toBe(site.origin);
+      expect(post.allowOrigin === '*' || post.allowOrigin === site.origin).toBe(true);
+    }
+    const [mail] = await smtp.waitForMessages(1);
+    expect(mail!.to).toMatchObject({ value: [{ address: 'grace@example.com' }] });
+
+    // Settled: the page stops polling (three poll intervals of 500 ms without a request).
+    const polls = () => graphqlPosts.filter((post) => post.operationName === 'WelcomeEmail').length;
+    const settledAt = polls();
+    await page.waitForTimeout(1_500);
+    expect(polls()).toBe(settledAt);
+  });
+
+  it('pages through every user in sign-up order', async () => {
+    for (const n of [1, 2, 3, 4, 5]) {
+      const response = await gql(system.gatewayUrl, SIGN_UP, { input: { name: `Reader ${n}`, email: `reader${n}@example.com` } });
+      expect(response.data.addUser.errors).toEqual([]);
+    }
+    const expected = await listEmails(system.gatewayUrl);
+
+    await page.goto(`${site.origin}/`);
+    await page.getByRole('heading', { name: `Users (${expected.length})` }).waitFor();
+    const seen: string[][] = [];
+    const next = page.getByRole('button', { name: 'Next' });
+    for (let pageNumber = 1; ; pageNumber++) {
+      await page.getByText(`Page ${pageNumber}`, { exact: true }).waitFor();
+      await page.locator('tbody tr').first().waitFor();
+      seen.push(await page.locator('tbody tr td:nth-child(2)').allTextContents());
+      if (await next.isDisabled()) break;
+      await next.click();
+    }
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.every((emails) => emails.length > 0)).toBe(true);
+    expect(seen.flat()).toEqual(expected);
+
+    await page.getByRole('button', { name: 'Previous' }).click();
+    await page.getByText(`Page ${seen.length - 1}`, { exact: true }).waitFor();
+    expect(await page.locator('tbody tr td:nth-child(2)').allTextContents()).toEqual(seen[seen.length - 2]);
+  });
+
+  it('refuses a text/plain form POST from another origin as a potential CSRF, and signs nobody up', async () => {
+    const before = await listEmails(system.gatewayUrl);
+    const refused = page.waitForResponse((response) => response.url() === system.gatewayUrl && response.request().method() === 'POST');
+    await page.goto(`${site.origin}/csrf.html`);
+    const response = await refused;
+
+    expect(response.request().headers()['content-type']).toBe('text/plain');
+    expect(response.status()).toBe(400);
+    const body = (await response.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0]).toMatchObject({
+      message: expect.stringContaining('Cross-Site Request Forgery'),
+      extensions: { code: 'BAD_REQUEST' },
+    });
+    expect(await listEmails(system.gatewayUrl)).toEqual(before);
+  });
+
+  it('serves Apollo Sandbox on GET / with the gateway itself as the initial endpoint', async () => {
+    // The Sandbox app comes from Apollo's CDN; stand in for it to see how the gateway's page configures it.
+    const cdnRequests: string[] = [];
+    await context.route(/^https:\/\//, (route) => route.abort());
+    await context.route('https://embeddable-sandbox.cdn.apollographql.com/**', (route) => {
+      cdnRequests.push(route.request().url());
+      return route.fulfill({
+        contentType: 'text/javascript',
+        body: 'window.EmbeddedSandbox = function (config) { window.sandboxConfig = config; };',
+      });
+    });
+
+    const response = await page.goto(system.gatewayUrl);
+    expect(response!.status()).toBe(200);
+    expect(response!.headers()['content-type']).toMatch(/^text\/html/);
+    const config = (await (await page.waitForFunction('window.sandboxConfig')).jsonValue()) as Record<string, unknown>;
+
+    expect(config).toMatchObject({ initialEndpoint: system.gatewayUrl, endpointIsEditable: false, target: '#embeddableSandbox' });
+    expect(cdnRequests).toHaveLength(1);
+    expect(cdnRequests[0]).toMatch(/^https:\/\/embeddable-sandbox\.cdn\.apollographql\.com\/.+\/embeddable-sandbox\.umd\.production\.min\.js/);
+  });
+});
