@@ -1,10 +1,12 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { lowestAcknowledged } from './consumers';
+import { fsyncDir, listSegments, listSnapshots, segmentFile } from './files';
 import { acquireLock } from './lock';
 import { encodeRecord, parseChunk, type LogRecord } from './record';
+import { readNewestSnapshot, writeSnapshot } from './snapshot';
 
-export const LOG_FILE = 'records.log';
 const READ_CHUNK = 8 * 1024 * 1024;
 
 export class LogCorruptError extends Error {
@@ -14,16 +16,27 @@ export class LogCorruptError extends Error {
 export interface AppendLog {
   /** The newest durable version: 0 for an empty log. */
   readonly version: number;
-  /** Appends the record for version `this.version + pending + 1`; resolves once it is on disk. */
+  /** Appends the record for the next version; resolves once it is on disk. */
   append(record: LogRecord): Promise<void>;
+  /**
+   * Writes a snapshot of the state at `version` (durable), then drops the
+   * segments and snapshots that recovery and every reader no longer need.
+   */
+  snapshot(version: number, chunks: Iterable<string>): Promise<void>;
+  /** Records and bytes appended since the last snapshot began (or since open). */
+  readonly sinceSnapshot: { readonly records: number; readonly bytes: number };
   close(): Promise<void>;
 }
 
 export interface OpenFileLogOptions {
   readonly dir: string;
   readonly logger: Logger;
-  /** Receives the existing records in order, in batches, before `openFileLog` resolves. */
+  /** Receives the newest valid snapshot, before any record is replayed. */
+  readonly restore?: (snapshot: { readonly version: number; readonly body: string }) => void;
+  /** Receives the records after the snapshot in order, in batches, before `openFileLog` resolves. */
   readonly replay: (records: LogRecord[]) => void;
+  /** One fsync per record instead of group commit: only to measure what group commit saves. */
+  readonly syncEachRecord?: boolean;
 }
 
 /**
@@ -31,7 +44,7 @@ export interface OpenFileLogOptions {
  * `onRecords`. Returns the byte length of the valid prefix and, when the file
  * goes on past it, why the first bad line is bad.
  */
-export const scanLog = async (
+const scanSegment = async (
   handle: FileHandle,
   onRecords: (records: LogRecord[]) => void,
 ): Promise<{ validBytes: number; fileBytes: number; bad?: string }> => {
@@ -68,31 +81,40 @@ const hasValidLineAfter = async (handle: FileHandle, offset: number): Promise<bo
 };
 
 /**
- * Opens the append-only log in `dir` as its one writer: replays what is there,
- * cuts off a torn last record, and appends with group commit (records that
- * arrive while an fsync runs share the next one).
+ * Reads the snapshot and the segments after it. Only the last segment may end
+ * in a torn record, which is cut off with a warning; any other damage refuses.
  */
-export const openFileLog = async ({ dir, logger, replay }: OpenFileLogOptions): Promise<AppendLog> => {
-  await mkdir(dir, { recursive: true });
-  const lock = await acquireLock(dir);
-  const file = join(dir, LOG_FILE);
-  const handle = await open(file, 'a+').catch(async (error: unknown) => {
-    await lock.release();
-    throw error;
-  });
+const recover = async ({ dir, logger, restore, replay }: OpenFileLogOptions): Promise<{ version: number; active: string }> => {
+  const snapshot = await readNewestSnapshot(dir, logger);
   let version = 0;
-  try {
-    const scan = await scanLog(handle, (records) => {
-      for (const record of records) {
-        if (record.version !== version + 1) {
-          throw new LogCorruptError(`${file}: record ${record.version} follows ${version}; the log has a gap`);
+  if (snapshot) {
+    if (!restore) throw new LogCorruptError(`${snapshot.file}: a snapshot is there but nothing can restore it`);
+    restore(snapshot);
+    version = snapshot.version;
+  }
+  const segments = await listSegments(dir);
+  // Segments wholly covered by the snapshot are not read.
+  const needed = segments.filter((segment, i) => (segments[i + 1]?.first ?? Number.POSITIVE_INFINITY) > version + 1);
+  if (needed.length && needed[0]!.first > version + 1) {
+    throw new LogCorruptError(
+      `${needed[0]!.file}: starts at record ${needed[0]!.first} but the newest snapshot ends at ${version}; records are missing`,
+    );
+  }
+  for (const [i, { file }] of needed.entries()) {
+    const handle = await open(file, 'r+');
+    try {
+      const scan = await scanSegment(handle, (records) => {
+        const fresh = records.filter((record) => record.version > version);
+        for (const record of fresh) {
+          if (record.version !== version + 1) {
+            throw new LogCorruptError(`${file}: record ${record.version} follows ${version}; the log has a gap`);
+          }
+          version = record.version;
         }
-        version = record.version;
-      }
-      replay(records);
-    });
-    if (scan.bad !== undefined) {
-      if (await hasValidLineAfter(handle, scan.validBytes)) {
+        if (fresh.length) replay(fresh);
+      });
+      if (scan.bad === undefined) continue;
+      if (i < needed.length - 1 || (await hasValidLineAfter(handle, scan.validBytes))) {
         throw new LogCorruptError(
           `${file}: bad record at byte ${scan.validBytes} (${scan.bad}) with valid records after it; ` +
             'refusing to start: restore the file from a backup or inspect it by hand',
@@ -100,46 +122,91 @@ export const openFileLog = async ({ dir, logger, replay }: OpenFileLogOptions): 
       }
       logger.warn(
         { file, offset: scan.validBytes, bytes: scan.fileBytes - scan.validBytes, reason: scan.bad },
-        'cut off a torn last record (an append that never completed)',
+        `cut off a torn last record at byte ${scan.validBytes} of ${file} (an append that never completed)`,
       );
       await handle.truncate(scan.validBytes);
       await handle.datasync();
+    } finally {
+      await handle.close();
     }
+  }
+  return { version, active: needed.at(-1)?.file ?? segmentFile(dir, version + 1) };
+};
+
+/**
+ * Opens the log in `dir` as its one writer: restores the newest snapshot,
+ * replays the records after it, and appends with group commit (records that
+ * arrive while an fsync runs share the next one).
+ */
+export const openFileLog = async (options: OpenFileLogOptions): Promise<AppendLog> => {
+  const { dir, logger, syncEachRecord = false } = options;
+  await mkdir(dir, { recursive: true });
+  const lock = await acquireLock(dir);
+  let handle: FileHandle;
+  let version: number;
+  try {
+    for (const name of await readdir(dir)) if (name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
+    let active: string;
+    ({ version, active } = await recover(options));
+    handle = await open(active, 'a');
   } catch (error) {
-    // Refused: give back the file as well as the lock, or every retry leaks a descriptor.
-    await handle.close();
     await lock.release();
     throw error;
   }
 
   let durable = version;
+  let next = version + 1;
   let queued: { line: string; version: number; done: (error?: Error) => void }[] = [];
   let flushing: Promise<void> | undefined;
   let failure: Error | undefined;
+  let rotate = false;
+  let sinceSnapshot = { records: 0, bytes: 0 };
+
+  const write = async (batch: typeof queued) => {
+    if (rotate) {
+      // A new segment per snapshot, so that older segments can be dropped whole.
+      await handle.close();
+      handle = await open(segmentFile(dir, batch[0]!.version), 'a');
+      await fsyncDir(dir);
+      rotate = false;
+    }
+    const data = Buffer.from(batch.map((entry) => entry.line).join(''));
+    for (let written = 0; written < data.length; ) {
+      written += (await handle.write(data, written)).bytesWritten;
+    }
+    await handle.datasync();
+  };
 
   const flush = async (): Promise<void> => {
     while (queued.length) {
-      const batch = queued;
-      queued = [];
+      const batch = syncEachRecord ? queued.splice(0, 1) : queued.splice(0);
       try {
         if (failure) throw failure;
-        const data = Buffer.from(batch.map((entry) => entry.line).join(''));
-        for (let written = 0; written < data.length; ) {
-          written += (await handle.write(data, written)).bytesWritten;
-        }
-        await handle.datasync();
+        await write(batch);
         durable = batch.at(-1)!.version;
         for (const entry of batch) entry.done();
       } catch (error) {
         // What is in the file after a failed write is unknown: refuse every later append.
-        failure ??= new Error(`${file}: append failed, the log is closed for writing`, { cause: error });
+        failure ??= new Error(`${dir}: append failed, the log is closed for writing`, { cause: error });
         for (const entry of batch) entry.done(failure);
       }
     }
     flushing = undefined;
   };
 
-  let next = version + 1;
+  // The two newest snapshots stay, with the records after the older one: a
+  // damaged newest snapshot then costs a longer replay, not the data.
+  const prune = async () => {
+    const snapshots = await listSnapshots(dir);
+    const kept = snapshots.slice(-2);
+    const limit = Math.min(kept.length === 2 ? kept[0]!.version : 0, await lowestAcknowledged(dir));
+    const segments = await listSegments(dir);
+    const dropped = segments.filter((segment, i) => i < segments.length - 1 && segments[i + 1]!.first - 1 <= limit);
+    for (const { file } of [...dropped, ...snapshots.slice(0, -2)]) await rm(file, { force: true });
+    if (dropped.length || snapshots.length > 2) await fsyncDir(dir);
+    return dropped.length;
+  };
+
   return {
     get version() {
       return durable;
@@ -147,14 +214,27 @@ export const openFileLog = async ({ dir, logger, replay }: OpenFileLogOptions): 
     append(record) {
       if (failure) return Promise.reject(failure);
       if (record.version !== next) {
-        return Promise.reject(new Error(`${file}: append of version ${record.version}, expected ${next}`));
+        return Promise.reject(new Error(`${dir}: append of version ${record.version}, expected ${next}`));
       }
       next++;
       const line = encodeRecord(record);
+      sinceSnapshot = { records: sinceSnapshot.records + 1, bytes: sinceSnapshot.bytes + line.length };
       return new Promise<void>((resolve, reject) => {
         queued.push({ line, version: record.version, done: (error) => (error ? reject(error) : resolve()) });
         flushing ??= flush();
       });
+    },
+    async snapshot(at, chunks) {
+      if (at > durable) throw new Error(`${dir}: snapshot of version ${at}, but only ${durable} is durable`);
+      rotate = true;
+      sinceSnapshot = { records: 0, bytes: 0 };
+      const started = performance.now();
+      const file = await writeSnapshot(dir, at, chunks);
+      const dropped = await prune();
+      logger.info({ file, version: at, droppedSegments: dropped, ms: Math.round(performance.now() - started) }, 'snapshot written');
+    },
+    get sinceSnapshot() {
+      return sinceSnapshot;
     },
     async close() {
       await flushing;

@@ -1,6 +1,9 @@
 import { join } from 'node:path';
-export { openFileLog, LogCorruptError, LOG_FILE, type AppendLog, type OpenFileLogOptions } from './file-log';
+
+export { openFileLog, LogCorruptError, type AppendLog, type OpenFileLogOptions } from './file-log';
 export { tailFileLog, type Tail, type TailOptions } from './tail';
+export { acknowledge } from './consumers';
+export { listSegments, listSnapshots, segmentFile } from './files';
 export { LogLockedError } from './lock';
 export type { LogRecord } from './record';
 

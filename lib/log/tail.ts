@@ -1,8 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { LOG_FILE } from './file-log';
+import { listSegments } from './files';
 import { parseChunk, type LogRecord } from './record';
 
 export interface TailOptions {
@@ -22,15 +21,16 @@ export interface Tail {
   close(): Promise<void>;
 }
 
+const READ_CHUNK = 4 * 1024 * 1024;
+
 /**
  * Follows a log that another process (or another part of this one) writes:
  * the reader side of the embedded backend. Only complete, valid lines are
  * read, so a record being written is picked up once it is whole.
  */
 export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250 }: TailOptions): Tail => {
-  const file = join(dir, LOG_FILE);
   let version = after;
-  let offset = 0;
+  let current: { file: string; offset: number } | undefined;
   let closed = false;
   let wake: (() => void) | undefined;
   let watcher: FSWatcher | undefined;
@@ -46,18 +46,14 @@ export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250 }: Tai
       wake = done;
     });
 
-  const readNew = async (): Promise<void> => {
-    const handle = await open(file, 'r').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    });
-    if (!handle) return;
+  /** Reads `file` from `offset` to its end; returns the offset after the last complete record. */
+  const readFrom = async (file: string, offset: number): Promise<number> => {
+    const handle = await open(file, 'r');
     try {
-      watcher ??= watch(dir, () => wake?.());
       const { size } = await handle.stat();
-      if (size < offset) offset = 0; // the writer cut a torn tail that we never consumed: start over
+      if (size < offset) offset = 0; // the writer cut a torn tail: read again, versions filter repeats
       while (offset < size && !closed) {
-        const buffer = Buffer.alloc(Math.min(size - offset, 4 * 1024 * 1024));
+        const buffer = Buffer.alloc(Math.min(size - offset, READ_CHUNK));
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
         const parsed = parseChunk(buffer.subarray(0, bytesRead));
         const fresh = parsed.records.filter((record) => record.version > version);
@@ -68,17 +64,44 @@ export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250 }: Tai
         offset += parsed.consumed;
         if (parsed.consumed === 0) break; // a partial line: wait for the rest
       }
+      return offset;
     } finally {
       await handle.close();
     }
   };
 
+  const readNew = async (): Promise<void> => {
+    // List first: a segment that has a successor in this listing is complete.
+    const segments = await listSegments(dir);
+    if (!segments.length) return;
+    if (!current || !segments.some((segment) => segment.file === current!.file)) {
+      const start = segments.findLast((segment) => segment.first <= version + 1) ?? segments[0]!;
+      if (start.first > version + 1) {
+        logger.error({ dir, after: version, first: start.first }, 'records this reader never read were dropped from the log');
+      }
+      current = { file: start.file, offset: 0 };
+    }
+    for (;;) {
+      current.offset = await readFrom(current.file, current.offset);
+      const successor = segments[segments.findIndex((segment) => segment.file === current!.file) + 1];
+      if (!successor || closed) return;
+      current = { file: successor.file, offset: 0 };
+    }
+  };
+
   const loop = (async () => {
+    await mkdir(dir, { recursive: true }).catch(() => undefined);
+    try {
+      watcher = watch(dir, () => wake?.());
+    } catch (error) {
+      logger.warn({ err: error, dir }, 'cannot watch the log folder; polling only');
+    }
     while (!closed) {
       try {
         await readNew();
       } catch (error) {
-        logger.error({ err: error, file }, 'reading the log failed; retrying');
+        current = undefined;
+        logger.error({ err: error, dir }, 'reading the log failed; retrying');
       }
       if (!closed) await sleep();
     }

@@ -21,6 +21,8 @@ export interface ServiceProcess {
   output(): string;
   /** Resolves once the output matches `pattern`. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or the signal that ended it) once the process has exited by itself. */
+  exited(): Promise<number | NodeJS.Signals>;
   /** Sends `signal` and resolves with the exit code (or the signal that ended it). */
   stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
 }
@@ -71,6 +73,7 @@ export const spawnService = (entry: string, env: Record<string, string>): Servic
         check();
       });
     },
+    exited: () => exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

@@ -2,8 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
-/** What the server answers to DATA: accept, or an SMTP error reply. */
-export type SmtpMode = 'accept' | { readonly code: number; readonly message: string };
+/**
+ * What the server answers to DATA: accept; take the message but never reply
+ * (the client cannot tell whether it was delivered); or an SMTP error reply.
+ */
+export type SmtpMode = 'accept' | 'stall' | { readonly code: number; readonly message: string };
 
 export interface TestSmtpServer {
   readonly url: string;
@@ -27,18 +30,21 @@ export const startSmtpServer = async (): Promise<TestSmtpServer> => {
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    // Clients of a stopped test keep pooled connections open: do not wait long for them.
+    closeTimeout: 1_000,
     onData(stream, _session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
-        if (mode !== 'accept') {
+        if (mode !== 'accept' && mode !== 'stall') {
           refused++;
           callback(Object.assign(new Error(mode.message), { responseCode: mode.code }));
           return;
         }
+        const stalled = mode === 'stall';
         simpleParser(Buffer.concat(chunks)).then((mail) => {
           messages.push(mail);
-          callback();
+          if (!stalled) callback();
           for (const wake of waiters.splice(0)) wake();
         }, callback);
       });

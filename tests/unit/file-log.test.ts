@@ -1,7 +1,7 @@
 import { appendFile, open, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { LOG_FILE, LogCorruptError, LogLockedError, openFileLog, tailFileLog, type AppendLog, type LogRecord } from '../../lib/log';
+import { segmentFile, LogCorruptError, LogLockedError, openFileLog, tailFileLog, type AppendLog, type LogRecord } from '../../lib/log';
 import { encodeRecord } from '../../lib/log/record';
 import { aLogRecord } from '../helpers/builders';
 import { capturingLogger, makeTempDir, removeTempDir, silentLogger, WARN } from '../helpers/temp-dir';
@@ -12,7 +12,7 @@ const opened: AppendLog[] = [];
 
 beforeEach(async () => {
   dir = await makeTempDir('file-log-');
-  file = join(dir, LOG_FILE);
+  file = segmentFile(dir, 1);
 });
 afterEach(async () => {
   for (const log of opened.splice(0)) await log.close().catch(() => undefined);

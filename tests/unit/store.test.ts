@@ -1,6 +1,6 @@
 import { copyFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { LOG_FILE } from '../../lib/log';
+import { basename, join } from 'node:path';
+import { listSegments } from '../../lib/log';
 import { openStore, type Store } from '../../lib/store';
 import { emptyUsersState, signUp, userById, usersAfter, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
 import { aSignUp, made } from '../helpers/builders';
@@ -32,7 +32,7 @@ const closeStore = async (store: Store<UsersState, UsersEvent>) => {
 const openCopyOfLog = async () => {
   const copy = join(root, `copy-${stores.length}`);
   await mkdir(copy);
-  await copyFile(join(root, 'users', LOG_FILE), join(copy, LOG_FILE));
+  for (const { file } of await listSegments(join(root, 'users'))) await copyFile(file, join(copy, basename(file)));
   return openUsers(copy);
 };
 

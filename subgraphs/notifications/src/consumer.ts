@@ -1,5 +1,5 @@
 import type { Logger } from '../../../lib/logger';
-import { tailFileLog, type Tail } from '../../../lib/log';
+import { acknowledge, tailFileLog, type Tail } from '../../../lib/log';
 import type { Store } from '../../../lib/store';
 import { consumeUserRecords, type NotificationsState } from './domain';
 
@@ -14,9 +14,24 @@ export interface ConsumerOptions {
   readonly onQueued: (deliveryId: string) => void;
 }
 
-/** Follows the users' log from the cursor kept in this service's own state. */
-export const startUserEventsConsumer = ({ store, usersLogDir, messageIdDomain, now, logger, onQueued }: ConsumerOptions): Tail =>
-  tailFileLog({
+/** The name under which this service acknowledges what it has read of the users' log. */
+export const CONSUMER_NAME = 'notifications';
+
+/**
+ * Follows the users' log from the cursor kept in this service's own state, and
+ * acknowledges what is durably consumed, so the users service keeps every
+ * segment this service has yet to read.
+ */
+export const startUserEventsConsumer = async ({
+  store,
+  usersLogDir,
+  messageIdDomain,
+  now,
+  logger,
+  onQueued,
+}: ConsumerOptions): Promise<Tail> => {
+  await acknowledge(usersLogDir, CONSUMER_NAME, store.state.cursor);
+  return tailFileLog({
     dir: usersLogDir,
     after: store.state.cursor,
     logger,
@@ -24,5 +39,7 @@ export const startUserEventsConsumer = ({ store, usersLogDir, messageIdDomain, n
       const queued = await store.execute(consumeUserRecords(records, { now: now().toISOString(), messageIdDomain }));
       if (queued.length) logger.info({ count: queued.length, cursor: store.state.cursor }, 'welcome emails queued');
       for (const delivery of queued) onQueued(delivery.id);
+      await acknowledge(usersLogDir, CONSUMER_NAME, store.state.cursor);
     },
   });
+};

@@ -2,3 +2,4 @@ export * from './model';
 export { signUp, type SignUpResult } from './commands';
 export { userById, usersAfter, type UserPage } from './queries';
 export { validateNewUser, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH } from './validation';
+export { usersSnapshotCodec } from './snapshot-codec';

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acknowledge, listSegments, listSnapshots, tailFileLog, type LogRecord } from '../../lib/log';
+import { openStore, type SnapshotPolicy, type Store } from '../../lib/store';
+import {
+  emptyUsersState,
+  signUp,
+  usersAfter,
+  usersSnapshotCodec,
+  type UsersEvent,
+  type UsersState,
+} from '../../subgraphs/users/src/domain';
+import { capturingLogger, makeTempDir, removeTempDir, silentLogger, WARN } from '../helpers/temp-dir';
+
+let root: string;
+beforeEach(async () => {
+  root = await makeTempDir('snapshots-');
+});
+afterEach(() => removeTempDir(root));
+
+const NEVER: SnapshotPolicy = { records: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY };
+
+const openUsers = (dir: string, snapshotEvery: SnapshotPolicy = NEVER, logger = silentLogger()) =>
+  openStore<UsersState, UsersEvent>({ dir, initial: emptyUsersState(), codec: usersSnapshotCodec, snapshotEvery, logger });
+
+const signUpMany = async (store: Store<UsersState, UsersEvent>, count: number, from = store.state.count) => {
+  for (let i = from + 1; i <= from + count; i++) {
+    const result = await store.execute(
+      signUp({ name: `User ${i}`, email: `User${i}@Example.com` }, { id: randomUUID(), createdAt: new Date(i * 1000).toISOString() }),
+    );
+    expect(result.errors).toEqual([]);
+  }
+};
+
+describe('snapshots', () => {
+  it('restarts from snapshot + tail to the same state as a full replay of the same sign-ups', async () => {
+    const dir = join(root, 'with-snapshots');
+    const reference = join(root, 'reference');
+    const withSnapshots = await openUsers(dir, { records: 25, bytes: Number.POSITIVE_INFINITY });
+    const plain = await openUsers(reference);
+    const both = async (from: number, to: number) => {
+      for (let i = from; i <= to; i++) {
+        const made = { id: `id-${i}`, createdAt: new Date(i * 1000).toISOString() };
+        const input = { name: `User ${i}`, email: `user${i}@example.com` };
+        await withSnapshots.execute(signUp(input, made));
+        await plain.execute(signUp(input, made));
+      }
+    };
+    await both(1, 120);
+    await withSnapshots.snapshot();
+    await both(121, 123);
+    const expected = plain.state;
+    await plain.close();
+    await withSnapshots.close();
+    expect((await listSnapshots(dir)).length).toBeGreaterThan(0);
+
+    const restarted = await openUsers(dir);
+    expect(restarted.version).toBe(123);
+    expect(restarted.state).toEqual(expected);
+    await restarted.close();
+  });
+
+  it('drops segments that two newer snapshots cover, and keeps every user', async () => {
+    const dir = join(root, 'users');
+    const store = await openUsers(dir);
+    for (let round = 0; round < 3; round++) {
+      await signUpMany(store, 10);
+      await store.snapshot();
+    }
+    await signUpMany(store, 5);
+    await store.close();
+
+    expect((await listSnapshots(dir)).map((snapshot) => snapshot.version)).toEqual([20, 30]);
+    expect((await listSegments(dir)).map((segment) => segment.first)).toEqual([21, 31]);
+    const restarted = await openUsers(dir);
+    expect(restarted.state.count).toBe(35);
+    expect(usersAfter(restarted.state, 0, 100).users.map((user) => user.email)).toEqual(
+      Array.from({ length: 35 }, (_, i) => `User${i + 1}@Example.com`),
+    );
+    await restarted.close();
+  });
+
+  it('keeps segments a registered reader has not acknowledged', async () => {
+    const dir = join(root, 'users');
+    await acknowledge(dir, 'notifications', 5);
+    const store = await openUsers(dir);
+    for (let round = 0; round < 3; round++) {
+      await signUpMany(store, 10);
+      await store.snapshot();
+    }
+    await store.close();
+    expect((await listSegments(dir))[0]!.first).toBe(1);
+  });
+
+  it('falls back to the older snapshot with a warning when the newest is damaged', async () => {
+    const dir = join(root, 'users');
+    const store = await openUsers(dir);
+    for (let round = 0; round < 2; round++) {
+      await signUpMany(store, 10);
+      await store.snapshot();
+    }
+    await signUpMany(store, 2);
+    await store.close();
+    const newest = (await listSnapshots(dir)).at(-1)!.file;
+    const text = await readFile(newest, 'utf8');
+    await writeFile(newest, text.replace('User 3', 'User 8'));
+
+    const { logger, lines } = capturingLogger();
+    const restarted = await openUsers(dir, NEVER, logger);
+    expect(restarted.state.count).toBe(22);
+    expect(lines).toContainEqual(expect.objectContaining({ level: WARN, file: newest, problem: 'checksum mismatch' }));
+    await restarted.close();
+  });
+
+  it('writes snapshots by itself every N records', async () => {
+    const dir = join(root, 'users');
+    const store = await openUsers(dir, { records: 10, bytes: Number.POSITIVE_INFINITY });
+    await signUpMany(store, 25);
+    await store.close();
+    const versions = (await listSnapshots(dir)).map((snapshot) => snapshot.version);
+    expect(versions.length).toBeGreaterThanOrEqual(1);
+    expect(versions.every((version) => version >= 10)).toBe(true);
+    expect((await readdir(dir)).some((name) => name.endsWith('.tmp'))).toBe(false);
+  });
+
+  it('lets a reader in another process follow the log across new segments', async () => {
+    const dir = join(root, 'users');
+    const store = await openUsers(dir);
+    const seen: number[] = [];
+    let wake: () => void = () => undefined;
+    const tail = tailFileLog({
+      dir,
+      after: 0,
+      logger: silentLogger(),
+      pollMs: 20,
+      onRecords: async (records: LogRecord[]) => {
+        seen.push(...records.map((record) => record.version));
+        wake();
+      },
+    });
+    await signUpMany(store, 5);
+    await store.snapshot();
+    await signUpMany(store, 5);
+    await store.snapshot();
+    await signUpMany(store, 5);
+    while (seen.length < 15) await new Promise<void>((resolve) => (wake = resolve));
+    await tail.close();
+    await store.close();
+    expect(seen).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+  });
+});
+
+describe('usersSnapshotCodec', () => {
+  it('decodes to the state it encoded, deep-frozen', async () => {
+    const store = await openUsers(join(root, 'users'));
+    await signUpMany(store, 300);
+    const state = store.state;
+    await store.close();
+    const decoded = usersSnapshotCodec.decode([...usersSnapshotCodec.encode(state)].join(''));
+    expect(decoded).toEqual(state);
+    expect(Object.isFrozen(decoded.byId)).toBe(true);
+  });
+});
