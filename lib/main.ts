@@ -1,18 +1,28 @@
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, type Config, type ServiceName } from './config';
 import { createLogger, type Logger } from './logger';
 import type { RunningService } from './service';
 
+const DISPLAY_NAME: Record<ServiceName, string> = {
+  gateway: 'gateway',
+  users: 'users',
+  notifications: 'notifications',
+  all: 'sign-up system',
+};
+
 /**
- * Runs services until SIGINT or SIGTERM, then stops them in reverse order.
+ * Runs services until SIGINT or SIGTERM, then stops them in reverse order:
+ * each stops accepting, finishes what is in flight (up to SHUTDOWN_GRACE_MS)
+ * and closes its log. A shutdown that overruns all grace periods exits with 1.
  * The one place that reads the environment and exits the process.
  */
 export const runMain = async (
-  name: string,
+  service: ServiceName,
   start: (config: Config, logger: Logger) => Promise<RunningService[]>,
 ): Promise<void> => {
+  const name = DISPLAY_NAME[service];
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, service);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${name}: ${error.message}\n`);
@@ -30,16 +40,32 @@ export const runMain = async (
     return;
   }
   const shutdown = async (signal: string) => {
-    logger.info({ signal }, `${name} stopping`);
-    for (const service of [...services].reverse()) await service.stop();
+    logger.info({ signal, graceMs: config.SHUTDOWN_GRACE_MS }, `${name}: shutting down`);
+    const deadline = setTimeout(
+      () => {
+        logger.fatal('shutdown overran its grace period; exiting');
+        logger.flush();
+        process.exit(1);
+      },
+      config.SHUTDOWN_GRACE_MS * services.length + 5_000,
+    );
+    deadline.unref();
+    for (const running of [...services].reverse()) await running.stop(config.SHUTDOWN_GRACE_MS);
+    clearTimeout(deadline);
+    logger.info(`${name}: shutdown complete`);
     logger.flush();
   };
+  let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      // A terminal's Ctrl-C can reach us twice (directly and relayed by tsx): the deadline bounds the wait instead.
+      if (stopping) return;
+      stopping = true;
       shutdown(signal).then(
         () => process.exit(0),
         (error: unknown) => {
           logger.fatal({ err: error }, 'shutdown failed');
+          logger.flush();
           process.exit(1);
         },
       );

@@ -1,23 +1,55 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { listenService, type RunningService } from '../../lib/service';
+import { createGatewayMetrics } from './metrics';
 import { createGatewayServer } from './server';
+import { supergraphFromFile } from './supergraph-file';
 
-export const SUPERGRAPH_FILE = join(__dirname, '..', 'supergraph.graphql');
+/** Cross-origin access: the configured origins; any origin in development when none are configured. */
+const corsOrigin = (config: Config): boolean | string[] => {
+  const origins = config.CORS_ORIGINS;
+  if (origins?.includes('*')) return true;
+  if (origins?.length) return origins;
+  return config.NODE_ENV !== 'production';
+};
 
-export const startGateway = async (config: Config, logger: Logger): Promise<RunningService> =>
-  listenService({
-    name: 'gateway',
-    apollo: createGatewayServer({
-      supergraphSdl: readFileSync(SUPERGRAPH_FILE, 'utf8'),
-      subgraphUrls: { users: config.USERS_URL, notifications: config.NOTIFICATIONS_URL },
-      production: config.NODE_ENV === 'production',
+/** Serves the public endpoint from the supergraph file, following changes to it. */
+export const startGateway = async (config: Config, logger: Logger): Promise<RunningService> => {
+  const metrics = createGatewayMetrics();
+  const { apollo, ready } = createGatewayServer({
+    supergraph: supergraphFromFile({
+      file: config.SUPERGRAPH_PATH,
+      logger,
+      onReload: (result) => metrics.supergraphReloads.inc({ result }),
     }),
-    context: async () => ({}),
+    subgraphUrls: { users: config.USERS_URL, notifications: config.NOTIFICATIONS_URL },
+    production: config.NODE_ENV === 'production',
+    secret: config.SUBGRAPH_SECRET,
+    subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    limits: {
+      maxDepth: config.MAX_QUERY_DEPTH,
+      maxAliases: config.MAX_QUERY_ALIASES,
+      maxTokens: config.MAX_QUERY_TOKENS,
+      maxCost: config.MAX_QUERY_COST,
+      maxDirectives: config.MAX_QUERY_DIRECTIVES,
+    },
+    signUpRate: { perIp: config.SIGNUP_RATE_PER_IP, global: config.SIGNUP_RATE_GLOBAL, windowMs: config.SIGNUP_RATE_WINDOW_MS },
+    logger,
+    metrics,
+  });
+  return listenService({
+    name: 'gateway',
+    apollo,
+    context: async ({ requestId, clientIp, logger: requestLogger }) => ({ requestId, clientIp, logger: requestLogger }),
     host: config.GATEWAY_HOST,
     port: config.GATEWAY_PORT,
     path: '/',
     logger,
+    ready,
+    cors: { origin: corsOrigin(config), exposedHeaders: ['x-request-id', 'retry-after'], maxAge: 600 },
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    metrics,
+    metricsToken: config.METRICS_TOKEN,
   });
+};

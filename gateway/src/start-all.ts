@@ -4,7 +4,7 @@ import { startUsersService } from '../../subgraphs/users/src/service';
 import { startGateway } from './service';
 
 // The whole system in one process, embedded defaults: what `npm start` runs.
-void runMain('sign-up system', async (config, logger) => {
+void runMain('all', async (config, logger) => {
   const users = await startUsersService(config, logger);
   const notifications = await startNotificationsService(config, logger);
   const gateway = await startGateway(config, logger);

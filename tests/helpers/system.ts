@@ -1,17 +1,21 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { startGateway } from '../../gateway/src/service';
 import { loadConfig, type Config } from '../../lib/config';
 import type { RunningService } from '../../lib/service';
-import type { RetryPolicy } from '../../subgraphs/notifications/src/delivery-worker';
 import { startNotificationsService } from '../../subgraphs/notifications/src/service';
 import { startUsersService } from '../../subgraphs/users/src/service';
 
 export interface TestSystem {
   readonly dataDir: string;
   readonly gatewayUrl: string;
+  /** The subgraphs' GraphQL URLs, for requests that bypass the gateway. */
+  readonly usersUrl: string;
+  readonly notificationsUrl: string;
+  /** The configuration every service was started with. */
+  readonly config: Config;
   /** Stops one subgraph; `start` brings it back on the same port. */
   stop(service: 'users' | 'notifications'): Promise<void>;
   start(service: 'users' | 'notifications'): Promise<void>;
@@ -19,25 +23,43 @@ export interface TestSystem {
   close(): Promise<void>;
 }
 
-export const FAST_RETRY: RetryPolicy = { baseMs: 50, maxMs: 400 };
+export interface SystemOptions {
+  readonly dataDir: string;
+  readonly smtpUrl?: string;
+  /** Environment variables on top of the test defaults, as `loadConfig` reads them. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Silent unless given. */
+  readonly logger?: Logger;
+}
+
+/** Quick SMTP retries, so that tests of outages finish in seconds. */
+export const FAST_RETRY = { SMTP_RETRY_BASE_MS: '50', SMTP_RETRY_MAX_MS: '400' } as const;
+
+/**
+ * Sign-up limits high enough for suites that sign many users up from one
+ * address; tests of the limits set their own through `env`.
+ */
+export const TEST_SIGNUP_RATE = { SIGNUP_RATE_PER_IP: '1000', SIGNUP_RATE_GLOBAL: '10000' } as const;
 
 export const makeDataDir = () => mkdtemp(join(tmpdir(), 'signup-e2e-'));
 export const removeDataDir = (dir: string) => rm(dir, { recursive: true, force: true });
 
 /** All three services in this process over real HTTP on free ports, as `npm start` runs them. */
-export const startSystem = async ({ dataDir, smtpUrl }: { dataDir: string; smtpUrl?: string }): Promise<TestSystem> => {
-  const logger = pino({ level: 'silent' });
+export const startSystem = async ({ dataDir, smtpUrl, env = {}, logger = pino({ level: 'silent' }) }: SystemOptions): Promise<TestSystem> => {
   let config: Config = loadConfig({
     NODE_ENV: 'test',
     DATA_DIR: dataDir,
     USERS_PORT: '0',
     NOTIFICATIONS_PORT: '0',
     GATEWAY_PORT: '0',
+    ...TEST_SIGNUP_RATE,
+    ...FAST_RETRY,
     ...(smtpUrl ? { SMTP_URL: smtpUrl } : {}),
+    ...env,
   });
   const starters = {
     users: () => startUsersService(config, logger),
-    notifications: () => startNotificationsService(config, logger, { retry: FAST_RETRY }),
+    notifications: () => startNotificationsService(config, logger),
   };
   const running: Partial<Record<'users' | 'notifications', RunningService>> = {};
   running.users = await starters.users();
@@ -58,6 +80,9 @@ export const startSystem = async ({ dataDir, smtpUrl }: { dataDir: string; smtpU
   return {
     dataDir,
     gatewayUrl: gateway.url,
+    usersUrl: config.USERS_URL!,
+    notificationsUrl: config.NOTIFICATIONS_URL!,
+    config,
     stop,
     async start(service) {
       running[service] ??= await starters[service]();

@@ -1,17 +1,17 @@
 import { join } from 'node:path';
 import type { Config } from '../../../lib/config';
 import type { Logger } from '../../../lib/logger';
+import { graphqlMetricsPlugin } from '../../../lib/metrics';
 import { listenService, type RunningService } from '../../../lib/service';
 import { streamDir } from '../../../lib/log';
 import { openStore } from '../../../lib/store';
 import { startUserEventsConsumer } from './consumer';
 import type { Context } from './context';
-import { startDeliveryWorker, type RetryPolicy } from './delivery-worker';
+import { startDeliveryWorker } from './delivery-worker';
 import { emptyNotificationsState, queuedDeliveries, type NotificationsState } from './domain';
 import { createMailer } from './mailer';
+import { countingMailer, createNotificationsMetrics, readLogHead } from './observability';
 import { createNotificationsServer } from './server';
-
-export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1_000, maxMs: 5 * 60_000 };
 
 /** The domain of the From address names the Message-IDs this service makes. */
 export const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.exec(from)?.[1] ?? 'localhost';
@@ -23,20 +23,29 @@ export const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.e
 export const startNotificationsService = async (
   config: Config,
   logger: Logger,
-  { retry = DEFAULT_RETRY }: { retry?: RetryPolicy } = {},
 ): Promise<RunningService> => {
+  const usersLogDir = streamDir(config.DATA_DIR, 'users');
+  let consumed = () => 0;
+  const lag = async () => ({ head: await readLogHead(usersLogDir), consumed: consumed() });
+  const metrics = createNotificationsMetrics(lag);
   const store = await openStore<NotificationsState, never>({
     dir: streamDir(config.DATA_DIR, 'notifications'),
     initial: emptyNotificationsState(),
     logger,
+    onAppend: (seconds) => metrics.appends.observe(seconds),
   });
+  consumed = () => store.state.cursor;
   const now = () => new Date();
-  const mailer = createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: join(config.DATA_DIR, 'outbox'), logger });
+  const mailer = countingMailer(
+    createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: join(config.DATA_DIR, 'outbox'), logger }),
+    metrics.emails,
+  );
+  const retry = { baseMs: config.SMTP_RETRY_BASE_MS, maxMs: config.SMTP_RETRY_MAX_MS };
   const worker = startDeliveryWorker({ store, mailer, logger, retry, now });
   for (const delivery of queuedDeliveries(store.state)) worker.schedule(delivery.id);
-  const consumer = startUserEventsConsumer({
+  const consumer = await startUserEventsConsumer({
     store,
-    usersLogDir: streamDir(config.DATA_DIR, 'users'),
+    usersLogDir,
     messageIdDomain: messageIdDomainOf(config.MAIL_FROM),
     now,
     logger,
@@ -49,15 +58,28 @@ export const startNotificationsService = async (
     await store.close();
   };
   const context: Context = { store, logger, sendSoon: (id) => worker.schedule(id) };
+  // Ready once the consumer has caught up with the users' log after start; later lag is a metric, not a reason to leave rotation.
+  let caughtUp = false;
+  const ready = async () => {
+    if (!caughtUp) {
+      const { head, consumed: done } = await lag();
+      caughtUp = done >= head;
+    }
+    return caughtUp;
+  };
   try {
     return await listenService({
       name: 'notifications',
-      apollo: createNotificationsServer(),
-      context: async () => context,
+      apollo: createNotificationsServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),
+      context: async (scope) => ({ ...context, logger: scope.logger }),
+      ready,
       host: config.HOST,
       port: config.NOTIFICATIONS_PORT,
       path: '/graphql',
       logger,
+      secret: config.SUBGRAPH_SECRET,
+      metrics,
+      metricsToken: config.METRICS_TOKEN,
       onStop: stopAll,
     });
   } catch (error) {

@@ -9,4 +9,6 @@ export interface Context {
   /** Id and clock live outside the recipes, so that replaying the log is deterministic. */
   readonly newId: () => string;
   readonly now: () => Date;
+  /** Told each sign-up's outcome: `created` or the refusal code (for metrics). */
+  readonly onSignUp?: (outcome: string) => void;
 }

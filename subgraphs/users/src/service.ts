@@ -1,26 +1,47 @@
 import { randomUUID } from 'node:crypto';
+import { Counter } from 'prom-client';
 import type { Config } from '../../../lib/config';
 import type { Logger } from '../../../lib/logger';
+import { createAppendHistogram, createServiceMetrics, graphqlMetricsPlugin } from '../../../lib/metrics';
 import { listenService, type RunningService } from '../../../lib/service';
 import { streamDir } from '../../../lib/log';
 import { openStore } from '../../../lib/store';
 import type { Context } from './context';
-import { emptyUsersState, type UsersEvent, type UsersState } from './domain';
+import { emptyUsersState, usersSnapshotCodec, type UsersEvent, type UsersState } from './domain';
 import { createUsersServer } from './server';
 
 /** Loads the users state from its log and serves the subgraph. */
 export const startUsersService = async (config: Config, logger: Logger): Promise<RunningService> => {
-  const store = await openStore<UsersState, UsersEvent>({ dir: streamDir(config.DATA_DIR, 'users'), initial: emptyUsersState(), logger });
-  const context: Context = { store, logger, newId: randomUUID, now: () => new Date() };
+  const metrics = createServiceMetrics('users');
+  const appends = createAppendHistogram(metrics);
+  const signUps = new Counter({
+    name: 'signups_total',
+    help: 'Sign-ups, by outcome: created, or the refusal code (EMAIL_TAKEN, INVALID_EMAIL, INVALID_NAME)',
+    labelNames: ['outcome'],
+    registers: [metrics.registry],
+  });
+  const store = await openStore<UsersState, UsersEvent>({
+    dir: streamDir(config.DATA_DIR, 'users'),
+    initial: emptyUsersState(),
+    codec: usersSnapshotCodec,
+    logger,
+    onAppend: (seconds) => appends.observe(seconds),
+  });
+  const context: Context = { store, logger, newId: randomUUID, now: () => new Date(), onSignUp: (outcome) => signUps.inc({ outcome }) };
   try {
     return await listenService({
       name: 'users',
-      apollo: createUsersServer(),
-      context: async () => context,
+      apollo: createUsersServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),
+      context: async (scope) => ({ ...context, logger: scope.logger }),
+      // The one writer of its log: once the store is open (replayed), its state is the newest there is.
+      ready: () => true,
       host: config.HOST,
       port: config.USERS_PORT,
       path: '/graphql',
       logger,
+      secret: config.SUBGRAPH_SECRET,
+      metrics,
+      metricsToken: config.METRICS_TOKEN,
       onStop: () => store.close(),
     });
   } catch (error) {

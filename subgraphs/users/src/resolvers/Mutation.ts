@@ -2,8 +2,9 @@ import { signUp } from '../domain';
 import type { MutationResolvers } from '../generated/resolvers-types';
 
 export const Mutation: MutationResolvers = {
-  addUser: async (_, { input }, { store, newId, now, logger }) => {
+  addUser: async (_, { input }, { store, newId, now, logger, onSignUp }) => {
     const result = await store.execute(signUp(input, { id: newId(), createdAt: now().toISOString() }));
+    onSignUp?.(result.user ? 'created' : (result.errors[0]?.code ?? 'refused'));
     if (result.user) logger.info({ userId: result.user.id, version: store.version }, 'user signed up');
     else logger.info({ codes: result.errors.map((error) => error.code) }, 'sign-up refused');
     return { user: result.user, errors: [...result.errors] };

@@ -1,0 +1,36 @@
+import { Counter } from 'prom-client';
+import { createServiceMetrics, type ServiceMetrics } from '../../lib/metrics';
+
+export interface GatewayMetrics extends ServiceMetrics {
+  /** Requests refused by the sign-up rate limit, by which limit. */
+  readonly signUpsRateLimited: Counter<'scope'>;
+  /** Subgraph calls that failed, by subgraph and reason. */
+  readonly subgraphFailures: Counter<'subgraph' | 'reason'>;
+  readonly supergraphReloads: Counter<'result'>;
+}
+
+export const createGatewayMetrics = (): GatewayMetrics => {
+  const base = createServiceMetrics('gateway');
+  const registers = [base.registry];
+  return {
+    ...base,
+    signUpsRateLimited: new Counter({
+      name: 'signups_rate_limited_total',
+      help: 'Requests refused because their sign-ups exceed the per-address (ip) or global limit',
+      labelNames: ['scope'],
+      registers,
+    }),
+    subgraphFailures: new Counter({
+      name: 'subgraph_failures_total',
+      help: 'Subgraph calls that failed: timeout, unreachable, http_<status>, invalid_response',
+      labelNames: ['subgraph', 'reason'],
+      registers,
+    }),
+    supergraphReloads: new Counter({
+      name: 'supergraph_reloads_total',
+      help: 'Reloads of the supergraph file: updated, or failed (the previous schema stays)',
+      labelNames: ['result'],
+      registers,
+    }),
+  };
+};

@@ -1,0 +1,166 @@
+import { parse, type OperationDefinitionNode } from 'graphql';
+import { countRootField, createSignUpLimiter } from '../../gateway/src/rate-limit';
+import { gql, SIGN_UP } from '../helpers/graphql';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
+import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';
+import { bodyOf } from '../helpers/http';
+
+const countAddUser = (source: string) => {
+  const document = parse(source);
+  const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition')!;
+  return countRootField(document, operation, 'addUser');
+};
+
+describe('counting sign-ups in an operation', () => {
+  it('counts each addUser, aliased or not, through fragments and inline fragments', () => {
+    expect(countAddUser('mutation { addUser(input: $a) { user { id } } }')).toBe(1);
+    expect(countAddUser('mutation { a: addUser(input: $a) { user { id } } b: addUser(input: $b) { user { id } } }')).toBe(2);
+    expect(countAddUser('mutation { ...F ... on Mutation { c: addUser(input: $c) { user { id } } } } fragment F on Mutation { a: addUser(input: $a) { user { id } } b: addUser(input: $b) { user { id } } }')).toBe(3);
+  });
+
+  it('counts a fragment spread twice as twice, in linear time', () => {
+    const levels = 40;
+    const source = [
+      'mutation { ...F0 }',
+      ...Array.from({ length: levels }, (_, i) => `fragment F${i} on Mutation { ...F${i + 1} ...F${i + 1} }`),
+      `fragment F${levels} on Mutation { addUser(input: $a) { user { id } } }`,
+    ].join('\n');
+    expect(countAddUser(source)).toBe(2 ** levels);
+  });
+
+  it('counts nothing in queries or in nested fields', () => {
+    expect(countAddUser('query { addUser { id } }')).toBe(0);
+    expect(countAddUser('mutation { resendWelcomeEmail(userId: "1") { delivery { addUser } } }')).toBe(0);
+  });
+});
+
+describe('the sign-up limiter', () => {
+  it('refuses past the per-address limit until the window has passed, all or nothing', () => {
+    let now = 0;
+    const limiter = createSignUpLimiter({ perIp: 3, global: 100, windowMs: 1000, now: () => now });
+    expect(limiter.take('a', 2)).toEqual({ ok: true });
+    expect(limiter.take('a', 2)).toEqual({ ok: false, scope: 'ip', retryAfterMs: 1000 });
+    expect(limiter.take('a', 1)).toEqual({ ok: true });
+    now = 400;
+    expect(limiter.take('a', 1)).toEqual({ ok: false, scope: 'ip', retryAfterMs: 600 });
+    expect(limiter.take('b', 1)).toEqual({ ok: true });
+    now = 1000;
+    expect(limiter.take('a', 3)).toEqual({ ok: true });
+  });
+
+  it('refuses everyone past the global limit', () => {
+    let now = 0;
+    const limiter = createSignUpLimiter({ perIp: 2, global: 3, windowMs: 1000, now: () => now });
+    expect(limiter.take('a', 2)).toEqual({ ok: true });
+    now = 100;
+    expect(limiter.take('b', 2)).toEqual({ ok: false, scope: 'global', retryAfterMs: 900 });
+    expect(limiter.take('b', 1)).toEqual({ ok: true });
+    expect(limiter.take('c', 1)).toEqual({ ok: false, scope: 'global', retryAfterMs: 900 });
+  });
+});
+
+describe('sign-up rate limits at the gateway', () => {
+  let smtp: TestSmtpServer;
+  let system: TestSystem;
+  let dataDir: string;
+
+  // Behind a proxy on loopback, X-Forwarded-For names the client: each test plays a different one.
+  const from = (ip: string, query: string, variables?: Record<string, unknown>) =>
+    fetch(system.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+      body: JSON.stringify({ query, variables }),
+    });
+  const signUp = (ip: string, n: string) => from(ip, SIGN_UP, { input: { name: `User ${n}`, email: `user${n}@example.com` } });
+  const aliased = (emails: string[]) =>
+    `mutation { ${emails.map((email, i) => `a${i}: addUser(input: { name: "Alias ${i}", email: "${email}" }) { user { id } errors { code } }`).join(' ')} }`;
+  const countUsers = async () => (await gql(system.gatewayUrl, '{ users { totalCount } }')).data.users.totalCount as number;
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    dataDir = await makeDataDir();
+    system = await startSystem({
+      dataDir,
+      smtpUrl: smtp.url,
+      env: { SIGNUP_RATE_PER_IP: '3', SIGNUP_RATE_GLOBAL: '8', SIGNUP_RATE_WINDOW_MS: '600000', TRUST_PROXY: 'loopback' },
+    });
+  });
+
+  afterAll(async () => {
+    await system?.close();
+    await smtp?.close();
+    await removeDataDir(dataDir);
+  });
+
+  it('refuses the limit+1st sign-up from one address with RATE_LIMITED, and writes nothing', async () => {
+    for (const n of ['a1', 'a2', 'a3']) expect((await bodyOf(await signUp('203.0.113.1', n))).data.addUser.user).not.toBeNull();
+    const before = await countUsers();
+
+    const response = await signUp('203.0.113.1', 'a4');
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    const body = await bodyOf(response);
+    expect(body.data).toBeUndefined();
+    expect(body.errors).toEqual([
+      {
+        message: expect.stringMatching(/^Too many sign-ups from your address; try again in \d+ s\.$/),
+        extensions: expect.objectContaining({ code: 'RATE_LIMITED', scope: 'ip', retryAfter: expect.any(Number) }),
+      },
+    ]);
+    expect(await countUsers()).toBe(before);
+  });
+
+  it('counts aliased sign-ups in one request, refusing the whole request when they do not fit', async () => {
+    const fits = await bodyOf(await from('203.0.113.2', aliased(['b1@example.com', 'b2@example.com'])));
+    expect(fits.data).toEqual({ a0: { user: { id: expect.any(String) }, errors: [] }, a1: { user: { id: expect.any(String) }, errors: [] } });
+    const before = await countUsers();
+
+    const tooMany = await from('203.0.113.2', aliased(['b3@example.com', 'b4@example.com']));
+    expect(tooMany.status).toBe(429);
+    expect((await bodyOf(tooMany)).errors[0].extensions.code).toBe('RATE_LIMITED');
+    expect(await countUsers()).toBe(before);
+
+    expect((await bodyOf(await signUp('203.0.113.2', 'b5'))).data.addUser.user).not.toBeNull();
+  });
+
+  it('refuses a request asking for more sign-ups than an address may ever make in a window', async () => {
+    const response = await from('203.0.113.3', aliased(['c1@example.com', 'c2@example.com', 'c3@example.com', 'c4@example.com']));
+    expect((await bodyOf(response)).errors[0]).toMatchObject({
+      message: 'This request asks for 4 sign-ups; at most 3 are allowed per address in a window.',
+      extensions: { code: 'RATE_LIMITED', scope: 'ip' },
+    });
+  });
+
+  it('refuses everyone once the global limit is reached', async () => {
+    // 6 taken so far (a1-a3, b1, b2, b5): two more fit, the next does not, whoever asks.
+    expect((await bodyOf(await from('203.0.113.4', aliased(['d1@example.com', 'd2@example.com'])))).errors).toBeUndefined();
+    const response = await signUp('203.0.113.5', 'e1');
+    expect(response.status).toBe(429);
+    expect((await bodyOf(response)).errors[0]).toMatchObject({
+      message: expect.stringMatching(/^Too many sign-ups right now/),
+      extensions: { code: 'RATE_LIMITED', scope: 'global' },
+    });
+  });
+
+  it('sends at most one welcome email per address, even to two sign-ups for it in one request', async () => {
+    const ownSmtp = await startSmtpServer();
+    const fresh = await startSystem({ dataDir: await makeDataDir(), smtpUrl: ownSmtp.url });
+    try {
+      const twice = await gql(fresh.gatewayUrl, aliased(['twice@example.com', 'TWICE@example.com']));
+      const outcomes = [twice.data.a0, twice.data.a1];
+      expect(outcomes.filter((o) => o.user)).toHaveLength(1);
+      expect(outcomes.flatMap((o) => o.errors)).toEqual([{ code: 'EMAIL_TAKEN' }]);
+      const again = await gql(fresh.gatewayUrl, SIGN_UP, { input: { name: 'Again', email: 'Twice@Example.com' } });
+      expect(again.data.addUser.errors[0].code).toBe('EMAIL_TAKEN');
+
+      // Events are consumed in order: once the marker's email is out, any second email to twice@ would be too.
+      await gql(fresh.gatewayUrl, SIGN_UP, { input: { name: 'Marker', email: 'marker@example.com' } });
+      const messages = await ownSmtp.waitForMessages(2);
+      expect(messages.map((m) => m.to && !Array.isArray(m.to) && m.to.value[0]?.address)).toEqual(['twice@example.com', 'marker@example.com']);
+    } finally {
+      await fresh.close();
+      await ownSmtp.close();
+      await removeDataDir(fresh.dataDir);
+    }
+  });
+});
