@@ -3,21 +3,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
-import { freePort, spawnService, type ServiceProcess } from '../helpers/processes';
+import { portsEnv, spawnService, type ServiceProcess } from '../helpers/processes';
 import { makeDataDir, removeDataDir } from '../helpers/system';
 
 const outboxFiles = async (dataDir: string) => readdir(join(dataDir, 'outbox')).catch(() => [] as string[]);
-
-const portsEnv = async () => {
-  const [gateway, users, notifications] = [await freePort(), await freePort(), await freePort()];
-  return {
-    GATEWAY_PORT: String(gateway),
-    USERS_PORT: String(users),
-    NOTIFICATIONS_PORT: String(notifications),
-    USERS_URL: `http://127.0.0.1:${users}/graphql`,
-    NOTIFICATIONS_URL: `http://127.0.0.1:${notifications}/graphql`,
-  };
-};
 
 describe('the system as its npm scripts run it', () => {
   let dataDir: string;

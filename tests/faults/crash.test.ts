@@ -2,7 +2,7 @@ import { readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listSegments } from '../../lib/log';
 import { eventually, gql } from '../helpers/graphql';
-import { freePort, spawnService, type ServiceProcess } from '../helpers/processes';
+import { freePort, portsEnv, spawnService, type ServiceProcess } from '../helpers/processes';
 import { startSmtpServer } from '../helpers/smtp';
 import { FAST_RETRY, makeDataDir, removeDataDir, TEST_SIGNUP_RATE } from '../helpers/system';
 
@@ -111,18 +111,14 @@ describe('crashes and power cuts', () => {
     const smtp = await startSmtpServer();
     try {
       smtp.setMode({ code: 421, message: 'Service not available, try later' });
-      const [gatewayPort, usersPort, notificationsPort] = [await freePort(), await freePort(), await freePort()];
+      const ports = await portsEnv();
       const env = {
-        GATEWAY_PORT: String(gatewayPort),
-        USERS_PORT: String(usersPort),
-        NOTIFICATIONS_PORT: String(notificationsPort),
-        USERS_URL: `http://127.0.0.1:${usersPort}/graphql`,
-        NOTIFICATIONS_URL: `http://127.0.0.1:${notificationsPort}/graphql`,
+        ...ports,
         SMTP_URL: smtp.url,
         ...FAST_RETRY,
         ...TEST_SIGNUP_RATE,
       };
-      const gatewayUrl = `http://127.0.0.1:${gatewayPort}/`;
+      const gatewayUrl = `http://127.0.0.1:${ports.GATEWAY_PORT}/`;
       const first = spawn('gateway/src/start-all.ts', env);
       await first.waitFor(/Apollo Sandbox/);
       const emails = Array.from({ length: 40 }, (_, i) => `outage${i}@example.com`);
@@ -160,17 +156,13 @@ describe('crashes and power cuts', () => {
   it('resends with the same Message-ID after a crash inside the send window, the one window where SMTP can duplicate', async () => {
     const smtp = await startSmtpServer();
     try {
-      const [gatewayPort, usersPort, notificationsPort] = [await freePort(), await freePort(), await freePort()];
+      const ports = await portsEnv();
       const env = {
-        GATEWAY_PORT: String(gatewayPort),
-        USERS_PORT: String(usersPort),
-        NOTIFICATIONS_PORT: String(notificationsPort),
-        USERS_URL: `http://127.0.0.1:${usersPort}/graphql`,
-        NOTIFICATIONS_URL: `http://127.0.0.1:${notificationsPort}/graphql`,
+        ...ports,
         SMTP_URL: smtp.url,
         ...FAST_RETRY,
       };
-      const gatewayUrl = `http://127.0.0.1:${gatewayPort}/`;
+      const gatewayUrl = `http://127.0.0.1:${ports.GATEWAY_PORT}/`;
       smtp.setMode('stall');
       const first = spawn('gateway/src/start-all.ts', env);
       await first.waitFor(/Apollo Sandbox/);

@@ -15,6 +15,18 @@ export const freePort = () =>
     });
   });
 
+/** Free ports for the three services, and the URLs the gateway must then call. */
+export const portsEnv = async () => {
+  const [gateway, users, notifications] = [await freePort(), await freePort(), await freePort()];
+  return {
+    GATEWAY_PORT: String(gateway),
+    USERS_PORT: String(users),
+    NOTIFICATIONS_PORT: String(notifications),
+    USERS_URL: `http://127.0.0.1:${users}/graphql`,
+    NOTIFICATIONS_URL: `http://127.0.0.1:${notifications}/graphql`,
+  };
+};
+
 export interface ServiceProcess {
   readonly child: ChildProcess;
   /** Everything written to stdout and stderr so far. */
