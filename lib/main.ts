@@ -17,7 +17,7 @@ const DISPLAY_NAME: Record<ServiceName, string> = {
  */
 export const runMain = async (
   service: ServiceName,
-  start: (config: Config, logger: Logger) => Promise<RunningService[]>,
+  start: (config: Config, logger: Logger, fatal: (error: Error) => void) => Promise<RunningService[]>,
 ): Promise<void> => {
   const name = DISPLAY_NAME[service];
   let config: Config;
@@ -29,9 +29,15 @@ export const runMain = async (
     process.exit(1);
   }
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV !== 'production' });
+  // A service that cannot go on (its log cannot be written) exits; a restart replays the log.
+  const fatal = (error: Error) => {
+    logger.fatal({ err: error }, `${name} cannot continue; exiting`);
+    logger.flush();
+    process.exit(1);
+  };
   let services: RunningService[];
   try {
-    services = await start(config, logger);
+    services = await start(config, logger, fatal);
   } catch (error) {
     logger.fatal({ err: error }, `${name} failed to start`);
     logger.flush();

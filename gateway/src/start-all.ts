@@ -4,9 +4,9 @@ import { startUsersService } from '../../subgraphs/users/src/service';
 import { startGateway } from './service';
 
 // The whole system in one process, embedded defaults: what `npm start` runs.
-void runMain('all', async (config, logger) => {
-  const users = await startUsersService(config, logger);
-  const notifications = await startNotificationsService(config, logger);
+void runMain('all', async (config, logger, fatal) => {
+  const users = await startUsersService(config, logger, fatal);
+  const notifications = await startNotificationsService(config, logger, fatal);
   const gateway = await startGateway(config, logger);
   logger.info(`Apollo Sandbox: ${gateway.url}`);
   return [users, notifications, gateway];

@@ -51,6 +51,12 @@ export interface OpenStoreOptions<S> {
   readonly snapshotEvery?: SnapshotPolicy;
   /** One fsync per record: only to measure group commit against. */
   readonly syncEachRecord?: boolean;
+  /**
+   * Called once when an append fails (disk full, I/O error). The store then
+   * refuses every command: its newest state is no longer what the log holds,
+   * so the process should exit and let a restart replay the log.
+   */
+  readonly onFailure?: (error: Error) => void;
   /** Told how long each append took to become durable, in seconds (for metrics). */
   readonly onAppend?: (seconds: number) => void;
 }
@@ -75,6 +81,7 @@ export const openStore = async <S extends object, E = unknown>({
   codec = jsonCodec<S>(),
   snapshotEvery = DEFAULT_SNAPSHOT_POLICY,
   syncEachRecord = false,
+  onFailure,
 }: OpenStoreOptions<S>): Promise<Store<S, E>> => {
   // Frozen up front: Immer would otherwise deep-freeze the whole tree on the first write.
   let durable = freeze(structuredClone(initial), true) as Immutable<S>;
@@ -95,6 +102,7 @@ export const openStore = async <S extends object, E = unknown>({
   let headVersion = log.version;
   let durableVersion = log.version;
   let snapshotting: Promise<void> | undefined;
+  let failed = false;
 
   const snapshot = () =>
     (snapshotting ??= log
@@ -119,7 +127,16 @@ export const openStore = async <S extends object, E = unknown>({
       const version = ++headVersion;
       head = next;
       const appendStarted = performance.now();
-      await log.append({ version, patches, events: decision.events ?? [] });
+      try {
+        await log.append({ version, patches, events: decision.events ?? [] });
+      } catch (error) {
+        if (!failed) {
+          failed = true;
+          logger.fatal({ err: error, dir, version }, 'the log cannot be written: refusing every command from now on');
+          onFailure?.(error as Error);
+        }
+        throw error;
+      }
       onAppend?.((performance.now() - appendStarted) / 1000);
       // Appends complete in order, so the newest durable state is the one at this version or later.
       if (version > durableVersion) {

@@ -77,6 +77,31 @@ describe('crashes and power cuts', () => {
     expect(missing).toEqual([]);
   });
 
+  it('exits when its log can no longer be written (a full disk), and a restart keeps every acknowledged sign-up', async () => {
+    const port = String(await freePort());
+    const url = `http://127.0.0.1:${port}/graphql`;
+    const full = spawnService('subgraphs/users/src/main.ts', { DATA_DIR: dataDir, USERS_PORT: port }, { fileSizeLimitKb: 16 });
+    processes.push(full);
+    await full.waitFor(/users listening/);
+    const acknowledged: string[] = [];
+    for (let i = 0; acknowledged.length < 1000; i++) {
+      const response = await gql(url, ADD_USER, { input: { name: `Full ${i}`, email: `full${i}@example.com` } }).catch(() => undefined);
+      if (!response?.data?.addUser?.user) break;
+      acknowledged.push(response.data.addUser.user.email);
+    }
+    expect(await full.exited()).toBe(1);
+    expect(full.output()).toMatch(/the log cannot be written/);
+    expect(full.output()).toMatch(/EFBIG/);
+    expect(acknowledged.length).toBeGreaterThan(5);
+
+    const restarted = spawn('subgraphs/users/src/main.ts', { USERS_PORT: port });
+    await restarted.waitFor(/users listening/);
+    const { users } = await allUsers(url);
+    // The one sign-up in flight when the disk filled was never acknowledged: it may or may not be there.
+    expect(users.map((user) => user.email).slice(0, acknowledged.length)).toEqual(acknowledged);
+    expect(users.length).toBeLessThanOrEqual(acknowledged.length + 1);
+  });
+
   it('refuses a second writer on the same DATA_DIR at once, naming the lock and its holder', async () => {
     const first = spawn('subgraphs/users/src/main.ts', { USERS_PORT: String(await freePort()) });
     await first.waitFor(/users listening/);

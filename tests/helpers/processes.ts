@@ -40,8 +40,17 @@ export interface ServiceProcess {
 }
 
 /** Runs a TypeScript entry point of this project as its own process, as the npm scripts do. */
-export const spawnService = (entry: string, env: Record<string, string>): ServiceProcess => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry)], {
+export const spawnService = (
+  entry: string,
+  env: Record<string, string>,
+  { fileSizeLimitKb }: { fileSizeLimitKb?: number } = {},
+): ServiceProcess => {
+  const command = [process.execPath, '--import', 'tsx', join(ROOT, entry)];
+  // `ulimit -f` makes writes past the limit fail with EFBIG: a disk that is full for this process.
+  const [file, ...args] = fileSizeLimitKb
+    ? ['bash', '-c', `ulimit -f ${fileSizeLimitKb} && exec "$@"`, 'bash', ...command]
+    : command;
+  const child = spawn(file!, args, {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -23,6 +23,7 @@ export const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.e
 export const startNotificationsService = async (
   config: Config,
   logger: Logger,
+  onFatal?: (error: Error) => void,
 ): Promise<RunningService> => {
   const usersLogDir = streamDir(config.DATA_DIR, 'users');
   let consumed = () => 0;
@@ -32,6 +33,7 @@ export const startNotificationsService = async (
     dir: streamDir(config.DATA_DIR, 'notifications'),
     initial: emptyNotificationsState(),
     logger,
+    onFailure: onFatal,
     onAppend: (seconds) => metrics.appends.observe(seconds),
   });
   consumed = () => store.state.cursor;

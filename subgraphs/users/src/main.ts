@@ -1,4 +1,4 @@
 import { runMain } from '../../../lib/main';
 import { startUsersService } from './service';
 
-void runMain('users', async (config, logger) => [await startUsersService(config, logger)]);
+void runMain('users', async (config, logger, fatal) => [await startUsersService(config, logger, fatal)]);

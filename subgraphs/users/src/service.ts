@@ -10,8 +10,12 @@ import type { Context } from './context';
 import { emptyUsersState, usersSnapshotCodec, type UsersEvent, type UsersState } from './domain';
 import { createUsersServer } from './server';
 
-/** Loads the users state from its log and serves the subgraph. */
-export const startUsersService = async (config: Config, logger: Logger): Promise<RunningService> => {
+/** Loads the users state from its log and serves the subgraph; `onFatal` hears of a log that can no longer be written. */
+export const startUsersService = async (
+  config: Config,
+  logger: Logger,
+  onFatal?: (error: Error) => void,
+): Promise<RunningService> => {
   const metrics = createServiceMetrics('users');
   const appends = createAppendHistogram(metrics);
   const signUps = new Counter({
@@ -25,6 +29,7 @@ export const startUsersService = async (config: Config, logger: Logger): Promise
     initial: emptyUsersState(),
     codec: usersSnapshotCodec,
     logger,
+    onFailure: onFatal,
     onAppend: (seconds) => appends.observe(seconds),
   });
   const context: Context = { store, logger, newId: randomUUID, now: () => new Date(), onSignUp: (outcome) => signUps.inc({ outcome }) };
