@@ -8,6 +8,7 @@ void runMain('all', async (config, logger, fatal) => {
   const users = await startUsersService(config, logger, fatal);
   const notifications = await startNotificationsService(config, logger, fatal);
   const gateway = await startGateway(config, logger);
-  logger.info(`Apollo Sandbox: ${gateway.url}`);
+  // Production serves no landing page: there is no Sandbox to point at.
+  logger.info(config.NODE_ENV === 'production' ? `GraphQL endpoint: ${gateway.url}` : `Apollo Sandbox: ${gateway.url}`);
   return [users, notifications, gateway];
 });

@@ -22,9 +22,10 @@ export const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.e
  */
 export const startNotificationsService = async (
   config: Config,
-  logger: Logger,
+  baseLogger: Logger,
   onFatal?: (error: Error) => void,
 ): Promise<RunningService> => {
+  const logger = baseLogger.child({ service: 'notifications' });
   const usersLogDir = streamDir(config.DATA_DIR, 'users');
   let consumed = () => 0;
   const lag = async () => ({ head: await readLogHead(usersLogDir), consumed: consumed() });
@@ -78,7 +79,8 @@ export const startNotificationsService = async (
       host: config.HOST,
       port: config.NOTIFICATIONS_PORT,
       path: '/graphql',
-      logger,
+      // listenService binds the service name itself.
+      logger: baseLogger,
       secret: config.SUBGRAPH_SECRET,
       metrics,
       metricsToken: config.METRICS_TOKEN,

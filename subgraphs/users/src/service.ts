@@ -13,9 +13,10 @@ import { createUsersServer } from './server';
 /** Loads the users state from its log and serves the subgraph; `onFatal` hears of a log that can no longer be written. */
 export const startUsersService = async (
   config: Config,
-  logger: Logger,
+  baseLogger: Logger,
   onFatal?: (error: Error) => void,
 ): Promise<RunningService> => {
+  const logger = baseLogger.child({ service: 'users' });
   const metrics = createServiceMetrics('users');
   const appends = createAppendHistogram(metrics);
   const signUps = new Counter({
@@ -43,7 +44,8 @@ export const startUsersService = async (
       host: config.HOST,
       port: config.USERS_PORT,
       path: '/graphql',
-      logger,
+      // listenService binds the service name itself.
+      logger: baseLogger,
       secret: config.SUBGRAPH_SECRET,
       metrics,
       metricsToken: config.METRICS_TOKEN,
