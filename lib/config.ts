@@ -61,6 +61,9 @@ const schema = z.object({
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   MAIL_FROM: z.string().min(3).default('Welcome <welcome@localhost>'),
   /** Backoff of transient SMTP failures: first delay, doubled per attempt up to the cap, with jitter. */
+  /** A snapshot of a service's state after this many log records, or this many bytes of log, whichever first. */
+  SNAPSHOT_EVERY_RECORDS: positive(10_000),
+  SNAPSHOT_EVERY_BYTES: positive(64 * 1024 * 1024),
   SMTP_RETRY_BASE_MS: positive(1_000),
   SMTP_RETRY_MAX_MS: positive(5 * 60_000),
   SUBGRAPH_SECRET: secret,

@@ -35,6 +35,7 @@ export const startNotificationsService = async (
     initial: emptyNotificationsState(),
     logger,
     onFailure: onFatal,
+    snapshotEvery: { records: config.SNAPSHOT_EVERY_RECORDS, bytes: config.SNAPSHOT_EVERY_BYTES },
     onAppend: (seconds) => metrics.appends.observe(seconds),
   });
   consumed = () => store.state.cursor;

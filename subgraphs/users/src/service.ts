@@ -31,6 +31,7 @@ export const startUsersService = async (
     codec: usersSnapshotCodec,
     logger,
     onFailure: onFatal,
+    snapshotEvery: { records: config.SNAPSHOT_EVERY_RECORDS, bytes: config.SNAPSHOT_EVERY_BYTES },
     onAppend: (seconds) => appends.observe(seconds),
   });
   const context: Context = { store, logger, newId: randomUUID, now: () => new Date(), onSignUp: (outcome) => signUps.inc({ outcome }) };
