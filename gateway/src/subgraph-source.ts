@@ -22,9 +22,8 @@ export interface SubgraphSourceOptions {
 
 /**
  * node-fetch (what @apollo/gateway itself uses) over keep-alive agents:
- * connections to a subgraph are reused instead of opened per call. Measured on
- * the sign-up system, 2 cores: about 870 requests/s through the gateway, against
- * 600 with the gateway's default fetcher and 630 with Node's own fetch.
+ * connections to a subgraph are reused instead of opened per call, which is
+ * most of a gateway's throughput on small queries.
  */
 export const timedFetcher = (timeoutMs: number): Fetcher => {
   const http = new HttpAgent({ keepAlive: true });
