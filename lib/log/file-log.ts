@@ -4,10 +4,9 @@ import type { Logger } from 'pino';
 import { lowestAcknowledged } from './consumers';
 import { fsyncDir, listSegments, listSnapshots, segmentFile } from './files';
 import { acquireLock } from './lock';
-import { encodeRecord, parseChunk, type LogRecord } from './record';
+import { readSegment } from './read';
+import { decodeLine, encodeRecord, type LogRecord } from './record';
 import { readNewestSnapshot, writeSnapshot } from './snapshot';
-
-const READ_CHUNK = 8 * 1024 * 1024;
 
 export class LogCorruptError extends Error {
   override readonly name = 'LogCorruptError';
@@ -40,31 +39,21 @@ export interface OpenFileLogOptions {
 }
 
 /**
- * Reads records from `handle` in chunks and hands each chunk's records to
- * `onRecords`. Returns the byte length of the valid prefix and, when the file
- * goes on past it, why the first bad line is bad.
+ * Hands the records of a segment to `onRecords`, chunk by chunk. Returns the
+ * byte length of the valid prefix and, when the file goes on past it, why.
  */
 const scanSegment = async (
   handle: FileHandle,
   onRecords: (records: LogRecord[]) => void,
 ): Promise<{ validBytes: number; fileBytes: number; bad?: string }> => {
   const { size } = await handle.stat();
-  let carry = Buffer.alloc(0);
-  let position = 0;
   let validBytes = 0;
-  while (position < size) {
-    const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - position));
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-    if (bytesRead === 0) break;
-    position += bytesRead;
-    const chunk = carry.length ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
-    const parsed = parseChunk(chunk);
-    if (parsed.records.length) onRecords(parsed.records);
-    validBytes += parsed.consumed;
-    if (parsed.bad) return { validBytes, fileBytes: size, bad: parsed.bad.reason };
-    carry = Buffer.from(chunk.subarray(parsed.consumed));
+  for await (const chunk of readSegment(handle)) {
+    if (chunk.records.length) onRecords(chunk.records);
+    validBytes = chunk.end;
+    if (chunk.bad) return { validBytes, fileBytes: size, bad: chunk.bad };
   }
-  return { validBytes, fileBytes: size, ...(carry.length ? { bad: 'incomplete last line' } : {}) };
+  return { validBytes, fileBytes: size, ...(validBytes < size ? { bad: 'incomplete last line' } : {}) };
 };
 
 /** True when some complete line after `offset` is a valid record: the damage is not just a torn tail. */
@@ -75,7 +64,7 @@ const hasValidLineAfter = async (handle: FileHandle, offset: number): Promise<bo
   const firstNewline = rest.indexOf(0x0a);
   if (firstNewline === -1) return false;
   for (const line of rest.subarray(firstNewline + 1).toString('utf8').split('\n')) {
-    if (parseChunk(Buffer.from(`${line}\n`)).records.length) return true;
+    if (decodeLine(line).ok) return true;
   }
   return false;
 };

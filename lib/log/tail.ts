@@ -2,7 +2,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { listSegments } from './files';
-import { parseChunk, type LogRecord } from './record';
+import { readSegment } from './read';
+import type { LogRecord } from './record';
 
 export interface TailOptions {
   readonly dir: string;
@@ -20,8 +21,6 @@ export interface Tail {
   readonly version: number;
   close(): Promise<void>;
 }
-
-const READ_CHUNK = 4 * 1024 * 1024;
 
 /**
  * Follows a log that another process (or another part of this one) writes:
@@ -52,17 +51,14 @@ export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250 }: Tai
     try {
       const { size } = await handle.stat();
       if (size < offset) offset = 0; // the writer cut a torn tail: read again, versions filter repeats
-      while (offset < size && !closed) {
-        const buffer = Buffer.alloc(Math.min(size - offset, READ_CHUNK));
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-        const parsed = parseChunk(buffer.subarray(0, bytesRead));
-        const fresh = parsed.records.filter((record) => record.version > version);
+      for await (const chunk of readSegment(handle, offset)) {
+        if (closed) break;
+        const fresh = chunk.records.filter((record) => record.version > version);
         if (fresh.length) {
           await onRecords(fresh);
           version = fresh.at(-1)!.version;
         }
-        offset += parsed.consumed;
-        if (parsed.consumed === 0) break; // a partial line: wait for the rest
+        offset = chunk.end;
       }
       return offset;
     } finally {

@@ -1,41 +1,6 @@
-import { open } from 'node:fs/promises';
 import { Counter, Gauge } from 'prom-client';
-import { listSegments } from '../../../lib/log';
-import { decodeLine } from '../../../lib/log/record';
 import { createAppendHistogram, createServiceMetrics, type ServiceMetrics } from '../../../lib/metrics';
 import { isPermanent, type Mailer } from './mailer';
-
-/** The version of the newest complete record in the last segment of `file`, read from its end. */
-const lastVersionIn = async (file: string): Promise<number | undefined> => {
-  const handle = await open(file, 'r').catch(() => undefined);
-  if (!handle) return undefined;
-  try {
-    const { size } = await handle.stat();
-    for (let window = 64 * 1024; ; window *= 4) {
-      const start = Math.max(0, size - window);
-      const buffer = Buffer.alloc(size - start);
-      await handle.read(buffer, 0, buffer.length, start);
-      // The last line may be torn (being written); the first may be cut by the window.
-      const lines = buffer.toString('utf8').split('\n').slice(start === 0 ? 0 : 1, -1);
-      for (const line of lines.reverse()) {
-        const decoded = decodeLine(line);
-        if (decoded.ok) return decoded.record.version;
-      }
-      if (start === 0) return undefined;
-    }
-  } finally {
-    await handle.close();
-  }
-};
-
-/** The newest version in a log directory written by another service: 0 when there is none yet. */
-export const readLogHead = async (dir: string): Promise<number> => {
-  for (const { file } of (await listSegments(dir)).reverse()) {
-    const version = await lastVersionIn(file);
-    if (version !== undefined) return version;
-  }
-  return 0;
-};
 
 export interface NotificationsMetrics extends ServiceMetrics {
   readonly appends: ReturnType<typeof createAppendHistogram>;

@@ -3,14 +3,14 @@ import type { Config } from '../../../lib/config';
 import type { Logger } from '../../../lib/logger';
 import { graphqlMetricsPlugin } from '../../../lib/metrics';
 import { listenService, type RunningService } from '../../../lib/service';
-import { streamDir } from '../../../lib/log';
+import { readLogHead, streamDir } from '../../../lib/log';
 import { openStore } from '../../../lib/store';
 import { startUserEventsConsumer } from './consumer';
 import type { Context } from './context';
 import { startDeliveryWorker } from './delivery-worker';
 import { emptyNotificationsState, queuedDeliveries, type NotificationsState } from './domain';
 import { createMailer } from './mailer';
-import { countingMailer, createNotificationsMetrics, readLogHead } from './observability';
+import { countingMailer, createNotificationsMetrics } from './observability';
 import { createNotificationsServer } from './server';
 
 /** The domain of the From address names the Message-IDs this service makes. */
