@@ -60,10 +60,10 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   MAIL_FROM: z.string().min(3).default('Welcome <welcome@localhost>'),
-  /** Backoff of transient SMTP failures: first delay, doubled per attempt up to the cap, with jitter. */
   /** A snapshot of a service's state after this many log records, or this many bytes of log, whichever first. */
   SNAPSHOT_EVERY_RECORDS: positive(10_000),
   SNAPSHOT_EVERY_BYTES: positive(64 * 1024 * 1024),
+  /** Backoff of transient SMTP failures: first delay, doubled per attempt up to the cap, with jitter. */
   SMTP_RETRY_BASE_MS: positive(1_000),
   SMTP_RETRY_MAX_MS: positive(5 * 60_000),
   SUBGRAPH_SECRET: secret,
@@ -77,14 +77,25 @@ const schema = z.object({
   MAX_QUERY_TOKENS: positive(1000),
   MAX_QUERY_COST: positive(5000),
   MAX_QUERY_DIRECTIVES: z.coerce.number().int().min(0).default(20),
-  SIGNUP_RATE_PER_IP: positive(10),
-  SIGNUP_RATE_GLOBAL: positive(600),
+  /** Unset: the defaults of the environment, see `SIGNUP_RATE_DEFAULTS`. */
+  SIGNUP_RATE_PER_IP: z.coerce.number().int().min(1).optional(),
+  SIGNUP_RATE_GLOBAL: z.coerce.number().int().min(1).optional(),
   SIGNUP_RATE_WINDOW_MS: positive(10 * 60_000),
   SHUTDOWN_GRACE_MS: positive(10_000),
   METRICS_TOKEN: secret,
 });
 
-export type Config = Readonly<z.infer<typeof schema>>;
+/**
+ * Strict in production; elsewhere out of reach of a person at a keyboard or a
+ * script of a few hundred sign-ups, so that trying the system is never refused.
+ */
+export const SIGNUP_RATE_DEFAULTS = {
+  production: { SIGNUP_RATE_PER_IP: 10, SIGNUP_RATE_GLOBAL: 600 },
+  other: { SIGNUP_RATE_PER_IP: 1000, SIGNUP_RATE_GLOBAL: 100_000 },
+} as const;
+
+type Parsed = z.infer<typeof schema>;
+export type Config = Readonly<Parsed & Required<Pick<Parsed, 'SIGNUP_RATE_PER_IP' | 'SIGNUP_RATE_GLOBAL'>>>;
 
 /** Which process the configuration is for: each refuses to start without what it needs. */
 export type ServiceName = 'gateway' | 'users' | 'notifications' | 'all';
@@ -120,5 +131,13 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, service: Servic
     }
   }
   if (!parsed.success || problems.length) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
-  return Object.freeze({ ...parsed.data, DATA_DIR: resolve(parsed.data.DATA_DIR), SUPERGRAPH_PATH: resolve(parsed.data.SUPERGRAPH_PATH) });
+  const { data } = parsed;
+  const rates = SIGNUP_RATE_DEFAULTS[data.NODE_ENV === 'production' ? 'production' : 'other'];
+  return Object.freeze({
+    ...data,
+    SIGNUP_RATE_PER_IP: data.SIGNUP_RATE_PER_IP ?? rates.SIGNUP_RATE_PER_IP,
+    SIGNUP_RATE_GLOBAL: data.SIGNUP_RATE_GLOBAL ?? rates.SIGNUP_RATE_GLOBAL,
+    DATA_DIR: resolve(data.DATA_DIR),
+    SUPERGRAPH_PATH: resolve(data.SUPERGRAPH_PATH),
+  });
 };

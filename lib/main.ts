@@ -64,7 +64,7 @@ export const runMain = async (
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      // A terminal's Ctrl-C can reach us twice (directly and relayed by tsx): the deadline bounds the wait instead.
+      // A terminal's Ctrl-C can reach us twice (directly and relayed by npm): the deadline bounds the wait instead.
       if (stopping) return;
       stopping = true;
       shutdown(signal).then(

@@ -7,7 +7,11 @@ import { startGateway } from './service';
 void runMain('all', async (config, logger, fatal) => {
   const users = await startUsersService(config, logger, fatal);
   const notifications = await startNotificationsService(config, logger, fatal);
-  const gateway = await startGateway(config, logger);
+  // The gateway calls the subgraphs where they listen (a port of 0 is only known now), unless told otherwise.
+  const gateway = await startGateway(
+    { ...config, USERS_URL: config.USERS_URL ?? users.url, NOTIFICATIONS_URL: config.NOTIFICATIONS_URL ?? notifications.url },
+    logger,
+  );
   // Production serves no landing page: there is no Sandbox to point at.
   logger.info(config.NODE_ENV === 'production' ? `GraphQL endpoint: ${gateway.url}` : `Apollo Sandbox: ${gateway.url}`);
   return [users, notifications, gateway];

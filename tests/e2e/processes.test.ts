@@ -3,8 +3,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
-import { portsEnv, spawnService, type ServiceProcess } from '../helpers/processes';
+import { isPortFree, portsEnv, spawnScript, subgraphUrlsEnv, type ServiceProcess } from '../helpers/processes';
 import { makeDataDir, removeDataDir } from '../helpers/system';
+
+/** The port each service of `npm start` logged it listens on. */
+const listeningPorts = (output: string) =>
+  Object.fromEntries([...output.matchAll(/(\w+) listening\s+service: "\w+"\s+url: "http:\/\/[^:]+:(\d+)\//g)].map(([, name, port]) => [name!, Number(port)]));
 
 const outboxFiles = async (dataDir: string) => readdir(join(dataDir, 'outbox')).catch(() => [] as string[]);
 
@@ -17,14 +21,15 @@ describe('the system as its npm scripts run it', () => {
   });
 
   afterEach(async () => {
-    await Promise.all(processes.splice(0).map((service) => service.stop('SIGKILL')));
+    await Promise.all(processes.splice(0).map((service) => service.kill()));
     await removeDataDir(dataDir);
   });
 
-  it('npm start: one process prints the Sandbox URL, writes the welcome email to the dev outbox and stops cleanly on Ctrl-C', async () => {
-    const system = spawnService('gateway/src/start-all.ts', { DATA_DIR: dataDir, ...(await portsEnv()) });
+  it('npm start with only its ports set (0: free ones): the gateway calls the subgraphs where they listen, and SIGTERM to npm alone stops all three cleanly', async () => {
+    const system = spawnScript('start', { DATA_DIR: dataDir, GATEWAY_PORT: '0', USERS_PORT: '0', NOTIFICATIONS_PORT: '0' });
     processes.push(system);
     const [, sandboxUrl] = await system.waitFor(/Apollo Sandbox: (http:\/\/localhost:\d+\/)/);
+    const ports = listeningPorts(system.output());
 
     const page = await fetch(sandboxUrl!, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
@@ -37,20 +42,28 @@ describe('the system as its npm scripts run it', () => {
     const mail = await simpleParser(await readFile(join(dataDir, 'outbox', file!)));
     expect(mail.to).toMatchObject({ value: [{ address: 'grace@example.com', name: 'Grace <Hopper>' }] });
     expect(mail.html).toContain('Grace &lt;Hopper&gt;');
+    const read = await eventually(
+      () => gql(sandboxUrl!, `query($id: ID!) { user(id: $id) { email welcomeEmail { status } } }`, { id: signUp.data.addUser.user.id }),
+      (response) => response.data?.user?.welcomeEmail?.status === 'SENT',
+    );
+    expect(read).toMatchObject({ data: { user: { email: 'grace@example.com', welcomeEmail: { status: 'SENT' } } } });
 
-    expect(await system.stop('SIGINT')).toBe(0);
+    expect(await system.stop('SIGTERM')).toBe(0);
+    expect(system.output()).toContain('sign-up system: shutdown complete');
+    for (const port of Object.values(ports)) expect(await isPortFree(port)).toBe(true);
     expect(existsSync(join(dataDir, 'users', 'LOCK'))).toBe(false);
     expect(existsSync(join(dataDir, 'notifications', 'LOCK'))).toBe(false);
   });
 
-  it('start:users, start:notifications and start:gateway: three processes sharing the users log through the file system', async () => {
-    const env = { DATA_DIR: dataDir, ...(await portsEnv()) };
-    const users = spawnService('subgraphs/users/src/main.ts', env);
-    const notifications = spawnService('subgraphs/notifications/src/main.ts', env);
-    const gateway = spawnService('gateway/src/main.ts', env);
+  it('start:users, start:notifications and start:gateway: three processes sharing the users log, each stopped by SIGINT to its npm process alone', async () => {
+    const ports = await portsEnv();
+    const env = { DATA_DIR: dataDir, ...ports, ...subgraphUrlsEnv(ports) };
+    const users = spawnScript('start:users', env);
+    const notifications = spawnScript('start:notifications', env);
+    const gateway = spawnScript('start:gateway', env);
     processes.push(users, notifications, gateway);
     await Promise.all([users, notifications, gateway].map((service) => service.waitFor(/listening/)));
-    const url = `http://localhost:${env.GATEWAY_PORT}/`;
+    const url = `http://localhost:${ports.GATEWAY_PORT}/`;
 
     const signUp = await gql(url, SIGN_UP, { input: { name: 'Linus', email: 'linus@example.com' } });
     const id = signUp.data.addUser.user.id;
@@ -61,6 +74,16 @@ describe('the system as its npm scripts run it', () => {
     );
     expect(read.errors).toBeUndefined();
 
-    for (const service of [gateway, notifications, users]) expect(await service.stop('SIGTERM')).toBe(0);
+    const scripts = [
+      [gateway, 'gateway', ports.GATEWAY_PORT],
+      [notifications, 'notifications', ports.NOTIFICATIONS_PORT],
+      [users, 'users', ports.USERS_PORT],
+    ] as const;
+    for (const [service, name, port] of scripts) {
+      expect(await service.stop('SIGINT')).toBe(0);
+      expect(service.output()).toContain(`${name}: shutdown complete`);
+      expect(await isPortFree(Number(port))).toBe(true);
+    }
+    expect(existsSync(join(dataDir, 'users', 'LOCK'))).toBe(false);
   });
 });

@@ -15,17 +15,26 @@ export const freePort = () =>
     });
   });
 
-/** Free ports for the three services, and the URLs the gateway must then call. */
-export const portsEnv = async () => {
-  const [gateway, users, notifications] = [await freePort(), await freePort(), await freePort()];
-  return {
-    GATEWAY_PORT: String(gateway),
-    USERS_PORT: String(users),
-    NOTIFICATIONS_PORT: String(notifications),
-    USERS_URL: `http://127.0.0.1:${users}/graphql`,
-    NOTIFICATIONS_URL: `http://127.0.0.1:${notifications}/graphql`,
-  };
-};
+/** Whether nothing listens on `port` of loopback any more. */
+export const isPortFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+
+/** Free ports for the three services, as a user who cannot have the defaults would set them. */
+export const portsEnv = async () => ({
+  GATEWAY_PORT: String(await freePort()),
+  USERS_PORT: String(await freePort()),
+  NOTIFICATIONS_PORT: String(await freePort()),
+});
+
+/** What a gateway in a process of its own must be told: where the subgraphs listen. */
+export const subgraphUrlsEnv = (ports: { USERS_PORT: string; NOTIFICATIONS_PORT: string }) => ({
+  USERS_URL: `http://127.0.0.1:${ports.USERS_PORT}/graphql`,
+  NOTIFICATIONS_URL: `http://127.0.0.1:${ports.NOTIFICATIONS_PORT}/graphql`,
+});
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
@@ -35,26 +44,44 @@ export interface ServiceProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code (or the signal that ended it) once the process has exited by itself. */
   exited(): Promise<number | NodeJS.Signals>;
-  /** Sends `signal` and resolves with the exit code (or the signal that ended it). */
+  /** Sends `signal` to `child` alone and resolves with the exit code (or the signal that ended it). */
   stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
+  /** SIGKILL to `child` and every process it started (its process group): what a test leaves behind. */
+  kill(): Promise<number | NodeJS.Signals>;
+}
+
+export interface SpawnOptions {
+  /** `ulimit -f`: writes past this many KiB fail with EFBIG, a disk that is full for the service. */
+  readonly fileSizeLimitKb?: number;
+  /**
+   * The service runs under a parent that never reaps it (it prints "service pid N",
+   * then sleeps): killed, the service stays a zombie until `child` (the parent) is killed.
+   */
+  readonly unreapedChild?: boolean;
 }
 
 /** Runs a TypeScript entry point of this project as its own process, as the npm scripts do. */
 export const spawnService = (
   entry: string,
   env: Record<string, string>,
-  { fileSizeLimitKb }: { fileSizeLimitKb?: number } = {},
+  { fileSizeLimitKb, unreapedChild }: SpawnOptions = {},
 ): ServiceProcess => {
   const command = [process.execPath, '--import', 'tsx', join(ROOT, entry)];
-  // `ulimit -f` makes writes past the limit fail with EFBIG: a disk that is full for this process.
   const [file, ...args] = fileSizeLimitKb
     ? ['bash', '-c', `ulimit -f ${fileSizeLimitKb} && exec "$@"`, 'bash', ...command]
-    : command;
-  const child = spawn(file!, args, {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+    : unreapedChild
+      ? ['bash', '-c', '"$@" & echo "service pid $!"; exec sleep 300', 'bash', ...command]
+      : command;
+  return watchProcess(entry, spawn(file!, args, { cwd: ROOT, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+};
+
+/** Runs `npm run <script>` as a user does: `child` is the npm process itself. */
+export const spawnScript = (script: string, env: Record<string, string>): ServiceProcess =>
+  watchProcess(`npm run ${script}`, spawn('npm', ['run', '--silent', script], { cwd: ROOT, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+
+const serviceEnv = (env: Record<string, string>) => ({ ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'info', ...env });
+
+const watchProcess = (entry: string, child: ChildProcess): ServiceProcess => {
   let output = '';
   const listeners = new Set<() => void>();
   const exited = new Promise<number | NodeJS.Signals>((resolve) =>
@@ -97,6 +124,14 @@ export const spawnService = (
     exited: () => exited,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    async kill() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
       return exited;
     },
   };

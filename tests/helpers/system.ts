@@ -35,12 +35,6 @@ export interface SystemOptions {
 /** Quick SMTP retries, so that tests of outages finish in seconds. */
 export const FAST_RETRY = { SMTP_RETRY_BASE_MS: '50', SMTP_RETRY_MAX_MS: '400' } as const;
 
-/**
- * Sign-up limits high enough for suites that sign many users up from one
- * address; tests of the limits set their own through `env`.
- */
-export const TEST_SIGNUP_RATE = { SIGNUP_RATE_PER_IP: '1000', SIGNUP_RATE_GLOBAL: '10000' } as const;
-
 export const makeDataDir = () => mkdtemp(join(tmpdir(), 'signup-e2e-'));
 export const removeDataDir = (dir: string) => rm(dir, { recursive: true, force: true });
 
@@ -52,7 +46,6 @@ export const startSystem = async ({ dataDir, smtpUrl, env = {}, logger = pino({ 
     USERS_PORT: '0',
     NOTIFICATIONS_PORT: '0',
     GATEWAY_PORT: '0',
-    ...TEST_SIGNUP_RATE,
     ...FAST_RETRY,
     ...(smtpUrl ? { SMTP_URL: smtpUrl } : {}),
     ...env,

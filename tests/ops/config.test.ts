@@ -16,8 +16,8 @@ describe('loadConfig', () => {
       MAX_QUERY_TOKENS: 1000,
       MAX_QUERY_COST: 5000,
       MAX_QUERY_DIRECTIVES: 20,
-      SIGNUP_RATE_PER_IP: 10,
-      SIGNUP_RATE_GLOBAL: 600,
+      SIGNUP_RATE_PER_IP: 1000,
+      SIGNUP_RATE_GLOBAL: 100_000,
       SIGNUP_RATE_WINDOW_MS: 600_000,
       SHUTDOWN_GRACE_MS: 10_000,
       TRUST_PROXY: false,
@@ -26,6 +26,17 @@ describe('loadConfig', () => {
     expect(config.SUBGRAPH_SECRET).toBeUndefined();
     expect(config.CORS_ORIGINS).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('keeps the strict sign-up limits in production, and out of reach of a person trying the system elsewhere', () => {
+    const production = loadConfig({ NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret' }, 'gateway');
+    expect([production.SIGNUP_RATE_PER_IP, production.SIGNUP_RATE_GLOBAL]).toEqual([10, 600]);
+    for (const NODE_ENV of ['development', 'test']) {
+      const config = loadConfig({ NODE_ENV });
+      expect([config.SIGNUP_RATE_PER_IP, config.SIGNUP_RATE_GLOBAL]).toEqual([1000, 100_000]);
+    }
+    const chosen = loadConfig({ NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret', SIGNUP_RATE_PER_IP: '3', SIGNUP_RATE_GLOBAL: '50' }, 'gateway');
+    expect([chosen.SIGNUP_RATE_PER_IP, chosen.SIGNUP_RATE_GLOBAL]).toEqual([3, 50]);
   });
 
   it('treats empty variables as unset', () => {

@@ -13,7 +13,7 @@ describe('stopping the gateway process on SIGTERM', () => {
   });
 
   afterAll(async () => {
-    await gateway?.stop('SIGKILL');
+    await gateway?.kill();
     await users?.close();
   });
 
