@@ -1,6 +1,5 @@
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { UsersErrorCode } from '../../subgraphs/users/src/errors';
 
 /** Codes of the errors the gateway raises on purpose. */
 export const GatewayErrorCode = {
@@ -16,8 +15,8 @@ export const GatewayErrorCode = {
  */
 export const EXPOSED_CODES: ReadonlySet<string> = new Set([
   ...Object.values(GatewayErrorCode),
-  ...Object.values(UsersErrorCode),
-  // Apollo Server's own request errors: the client sent something it can fix.
+  // Apollo Server's own request errors, and the subgraphs' (BAD_USER_INPUT): the client sent something it can fix.
+  // The subgraphs' refusals (EMAIL_TAKEN, …) are values in `data`, not errors.
   'BAD_USER_INPUT',
   'BAD_REQUEST',
   'GRAPHQL_PARSE_FAILED',

@@ -1,4 +1,5 @@
 import type { ApolloServer } from '@apollo/server';
+import { NotificationsErrorCode } from '../../subgraphs/notifications/src/errors';
 import { createNotificationsServer } from '../../subgraphs/notifications/src/server';
 import type { Context } from '../../subgraphs/notifications/src/context';
 import {
@@ -177,5 +178,12 @@ describe('resendWelcomeEmail', () => {
 
     expect(payload.errors.map((error) => error.code)).toEqual(['NOT_FAILED']);
     expect(sendSoonCalls).toEqual([WELCOME_ID]);
+  });
+});
+
+describe('error catalog', () => {
+  it('answers with every code of NotificationsErrorCode', async () => {
+    const produced = [...(await resend('nobody')).errors, ...(await resend(ADA.id)).errors].map((error) => error.code);
+    expect(new Set(produced)).toEqual(new Set(Object.values(NotificationsErrorCode)));
   });
 });

@@ -1,4 +1,6 @@
 import type { ApolloServer } from '@apollo/server';
+import { UsersErrorCode } from '../../subgraphs/users/src/errors';
+import { MAX_PAGE_SIZE } from '../../subgraphs/users/src/resolvers/Query';
 import { createUsersServer } from '../../subgraphs/users/src/server';
 import type { Context } from '../../subgraphs/users/src/context';
 import { emptyUsersState, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
@@ -269,5 +271,27 @@ describe('federation', () => {
 
     expect(result.errors).toBeUndefined();
     expect(result.data!._service.sdl).toMatch(/type User\s+@key\(fields: "id"\)/);
+  });
+});
+
+describe('error catalog', () => {
+  it('answers with every code of UsersErrorCode, each for the input it names', async () => {
+    await addUser('Ada', 'ada@example.com');
+    const refusals = await Promise.all(
+      [
+        ['Ada', 'not-an-email'],
+        ['', 'grace@example.com'],
+        ['Another Ada', 'ADA@example.com'],
+      ].map(async ([name, email]) => (await addUser(name!, email!)).errors.map((error) => error.code)),
+    );
+    const badPage = await run(USERS, { first: MAX_PAGE_SIZE + 1 });
+    const produced = [...refusals.flat(), ...(badPage.errors ?? []).map((error) => error.extensions?.code)];
+    expect(produced).toEqual([
+      UsersErrorCode.INVALID_EMAIL,
+      UsersErrorCode.INVALID_NAME,
+      UsersErrorCode.EMAIL_TAKEN,
+      UsersErrorCode.BAD_USER_INPUT,
+    ]);
+    expect(new Set(produced)).toEqual(new Set(Object.values(UsersErrorCode)));
   });
 });

@@ -1,9 +1,28 @@
-import { GraphQLError } from 'graphql';
+// The users service's error catalog. Pure: the domain builds its refusals here.
 
-/** Codes of the GraphQL errors this subgraph raises on purpose (sign-up refusals are `UserError` values instead). */
+/** Every code this service answers with on purpose. */
 export const UsersErrorCode = {
+  /** A sign-up's email is not an address, or too long. */
+  INVALID_EMAIL: 'INVALID_EMAIL',
+  /** A sign-up's email (compared without case) belongs to another user. */
+  EMAIL_TAKEN: 'EMAIL_TAKEN',
+  /** A sign-up's name is empty, too long, or holds control characters. */
+  INVALID_NAME: 'INVALID_NAME',
+  /** A query argument is out of range or not one this API issued (a GraphQL error, not a refusal value). */
   BAD_USER_INPUT: 'BAD_USER_INPUT',
 } as const;
 
-export const badArgument = (argumentName: string, message: string) =>
-  new GraphQLError(message, { extensions: { code: UsersErrorCode.BAD_USER_INPUT, argumentName } });
+/** A refused sign-up, as `addUser` answers it: a value clients switch on by `code`. */
+export interface UserError {
+  readonly code: typeof UsersErrorCode.INVALID_EMAIL | typeof UsersErrorCode.EMAIL_TAKEN | typeof UsersErrorCode.INVALID_NAME;
+  readonly field: 'name' | 'email';
+  readonly message: string;
+}
+
+export type UserErrorCode = UserError['code'];
+
+export const invalidName = (message: string): UserError => ({ code: UsersErrorCode.INVALID_NAME, field: 'name', message });
+
+export const invalidEmail = (message: string): UserError => ({ code: UsersErrorCode.INVALID_EMAIL, field: 'email', message });
+
+export const emailTaken = (): UserError => ({ code: UsersErrorCode.EMAIL_TAKEN, field: 'email', message: 'A user with this email already exists.' });

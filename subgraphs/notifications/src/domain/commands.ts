@@ -1,6 +1,8 @@
 import type { Immutable } from 'immer';
 import type { Command } from '../../../../lib/store';
-import type { Delivery, NotificationError, NotificationsState, UserAdded } from './model';
+import { unreachable } from '../../../../lib/unreachable';
+import { notFailed, unknownUser, type NotificationError } from '../errors';
+import type { Delivery, NotificationsState, UserAdded } from './model';
 import { deliveryById, welcomeDeliveryId, welcomeOf } from './queries';
 import { markFailed, markRetrying, markSent, queueDeliveries, requeue, startAttempt } from './recipes';
 import { welcomeSubject } from './welcome-email';
@@ -74,6 +76,8 @@ export const recordOutcome =
           return markRetrying(draft, id, outcome.error);
         case 'failed':
           return markFailed(draft, id, outcome.error);
+        default:
+          return unreachable(outcome);
       }
     },
     result: undefined,
@@ -89,15 +93,10 @@ export const resendWelcome =
   (state) => {
     const welcome = welcomeOf(state, userId);
     if (!welcome) {
-      return { result: { delivery: null, errors: [{ code: 'UNKNOWN_USER', message: `No welcome email is known for user ${userId}.` }] } };
+      return { result: { delivery: null, errors: [unknownUser(userId)] } };
     }
     if (welcome.status !== 'FAILED') {
-      return {
-        result: {
-          delivery: null,
-          errors: [{ code: 'NOT_FAILED', message: `The welcome email is ${welcome.status}; only a FAILED one can be resent.` }],
-        },
-      };
+      return { result: { delivery: null, errors: [notFailed(welcome.status)] } };
     }
     return {
       recipe: (draft) => requeue(draft, welcome.id),

@@ -44,10 +44,3 @@ export interface UserAdded {
   readonly type: 'UserAdded';
   readonly user: { readonly id: string; readonly name: string; readonly email: string; readonly createdAt: string };
 }
-
-export type NotificationErrorCode = 'UNKNOWN_USER' | 'NOT_FAILED';
-
-export interface NotificationError {
-  readonly code: NotificationErrorCode;
-  readonly message: string;
-}

@@ -1,6 +1,7 @@
 import type { Immutable } from 'immer';
 import type { Command } from '../../../../lib/store';
-import type { User, UserError, UsersEvent, UsersState } from './model';
+import { emailTaken, type UserError } from '../errors';
+import type { User, UsersEvent, UsersState } from './model';
 import { isEmailTaken } from './queries';
 import { addUser } from './recipes';
 import { validateNewUser, type NewUserInput } from './validation';
@@ -17,9 +18,7 @@ export const signUp =
     const validated = validateNewUser(input);
     if (!validated.ok) return { result: { user: null, errors: validated.errors } };
     if (isEmailTaken(state, validated.value.email)) {
-      return {
-        result: { user: null, errors: [{ code: 'EMAIL_TAKEN', field: 'email', message: 'A user with this email already exists.' }] },
-      };
+      return { result: { user: null, errors: [emailTaken()] } };
     }
     const user: User = { ...validated.value, ...made, seq: state.count + 1 };
     return { recipe: (draft) => addUser(draft, user), events: [{ type: 'UserAdded', user }], result: { user, errors: [] } };

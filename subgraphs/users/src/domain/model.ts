@@ -42,11 +42,3 @@ export const emptyUsersState = (): UsersState => ({
   idByEmail: emptyTrie(),
   order: [],
 });
-
-export type UserErrorCode = 'INVALID_EMAIL' | 'EMAIL_TAKEN' | 'INVALID_NAME';
-
-export interface UserError {
-  readonly code: UserErrorCode;
-  readonly field: 'name' | 'email' | null;
-  readonly message: string;
-}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { UserError } from './model';
+import { invalidEmail, invalidName, type UserError } from '../errors';
 
 export const MAX_EMAIL_LENGTH = 254;
 export const MAX_NAME_LENGTH = 100;
@@ -26,20 +26,16 @@ export const validateNewUser = (input: NewUserInput): Validated => {
   const email = input.email.trim();
   const nameLength = [...name].length;
   if (nameLength === 0) {
-    errors.push({ code: 'INVALID_NAME', field: 'name', message: 'Name must not be empty.' });
+    errors.push(invalidName('Name must not be empty.'));
   } else if (nameLength > MAX_NAME_LENGTH) {
-    errors.push({ code: 'INVALID_NAME', field: 'name', message: `Name must be at most ${MAX_NAME_LENGTH} characters.` });
+    errors.push(invalidName(`Name must be at most ${MAX_NAME_LENGTH} characters.`));
   } else if (CONTROL_CHARACTERS.test(name) || SPOOFING_CONTROLS.test(name)) {
-    errors.push({
-      code: 'INVALID_NAME',
-      field: 'name',
-      message: 'Name must not contain control characters (line breaks, tabs, NUL, bidirectional overrides).',
-    });
+    errors.push(invalidName('Name must not contain control characters (line breaks, tabs, NUL, bidirectional overrides).'));
   }
   if (email.length > MAX_EMAIL_LENGTH) {
-    errors.push({ code: 'INVALID_EMAIL', field: 'email', message: `Email must be at most ${MAX_EMAIL_LENGTH} characters.` });
+    errors.push(invalidEmail(`Email must be at most ${MAX_EMAIL_LENGTH} characters.`));
   } else if (!emailSyntax.safeParse(email).success) {
-    errors.push({ code: 'INVALID_EMAIL', field: 'email', message: 'Email is not a valid address (expected name@domain.tld).' });
+    errors.push(invalidEmail('Email is not a valid address (expected name@domain.tld).'));
   }
   return errors.length ? { ok: false, errors } : { ok: true, value: { name, email } };
 };

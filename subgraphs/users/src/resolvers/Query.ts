@@ -1,9 +1,13 @@
 import { userById, usersAfter } from '../domain';
 import { decodeCursor, encodeCursor } from '../cursor';
-import { badArgument } from '../errors';
+import { GraphQLError } from 'graphql';
+import { UsersErrorCode } from '../errors';
 import type { QueryResolvers } from '../generated/resolvers-types';
 
 export const MAX_PAGE_SIZE = 100;
+
+const badArgument = (argumentName: string, message: string) =>
+  new GraphQLError(message, { extensions: { code: UsersErrorCode.BAD_USER_INPUT, argumentName } });
 
 export const Query: QueryResolvers = {
   user: (_, { id }, { store }) => userById(store.state, id) ?? null,
