@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { rateLimited } from './errors';
 
 export interface RateLimitOptions {
@@ -8,46 +9,50 @@ export interface RateLimitOptions {
   /** Sign-ups everyone together may make per window. */
   readonly global: number;
   readonly windowMs: number;
-  readonly now?: () => number;
 }
 
 export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly scope: 'ip' | 'global'; readonly retryAfterMs: number };
 
 export interface SignUpLimiter {
   /** Takes `count` sign-ups for `ip`, all or none. */
-  take(ip: string, count: number): TakeResult;
+  take(ip: string, count: number): Promise<TakeResult>;
 }
 
-interface Window {
-  start: number;
-  used: number;
-}
+/** Where the counters live: in this process by default; a shared store makes the limits hold across gateway replicas. */
+export type CounterStore = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract;
+
+export const memoryCounters: CounterStore = (options) => new RateLimiterMemory(options);
+
+/** A refusal of rate-limiter-flexible (a `RateLimiterRes`); anything else (the store failing) is thrown on. */
+const refusal = (error: unknown): RateLimiterRes => {
+  if (error instanceof RateLimiterRes) return error;
+  throw error;
+};
 
 /**
- * Fixed windows that start at a key's first sign-up: per client address and
- * one for everyone. In memory, so one gateway replica counts alone; an entry
- * exists only for an address that signed someone up in its current window.
+ * Fixed windows (rate-limiter-flexible) that start at a key's first sign-up:
+ * one per client address and one for everyone. A refused request takes nothing.
  */
-export const createSignUpLimiter = ({ perIp, global, windowMs, now = Date.now }: RateLimitOptions): SignUpLimiter => {
-  const byIp = new Map<string, Window>();
-  let everyone: Window = { start: now(), used: 0 };
-  let lastSweep = now();
-  const fresh = (window: Window | undefined, at: number): Window =>
-    window && at - window.start < windowMs ? window : { start: at, used: 0 };
+export const createSignUpLimiter = ({ perIp, global, windowMs }: RateLimitOptions, counters = memoryCounters): SignUpLimiter => {
+  const duration = windowMs / 1000;
+  const byIp = counters({ keyPrefix: 'signup-ip', points: perIp, duration });
+  const everyone = counters({ keyPrefix: 'signup-all', points: global, duration });
   return {
-    take(ip, count) {
-      const at = now();
-      if (at - lastSweep >= windowMs) {
-        for (const [key, window] of byIp) if (at - window.start >= windowMs) byIp.delete(key);
-        lastSweep = at;
+    async take(ip, count) {
+      try {
+        await byIp.consume(ip, count);
+      } catch (error) {
+        const { msBeforeNext } = refusal(error);
+        await byIp.reward(ip, count);
+        return { ok: false, scope: 'ip', retryAfterMs: msBeforeNext };
       }
-      const mine = fresh(byIp.get(ip), at);
-      everyone = fresh(everyone, at);
-      if (mine.used + count > perIp) return { ok: false, scope: 'ip', retryAfterMs: mine.start + windowMs - at };
-      if (everyone.used + count > global) return { ok: false, scope: 'global', retryAfterMs: everyone.start + windowMs - at };
-      mine.used += count;
-      everyone.used += count;
-      byIp.set(ip, mine);
+      try {
+        await everyone.consume('all', count);
+      } catch (error) {
+        const { msBeforeNext } = refusal(error);
+        await Promise.all([byIp.reward(ip, count), everyone.reward('all', count)]);
+        return { ok: false, scope: 'global', retryAfterMs: msBeforeNext };
+      }
       return { ok: true };
     },
   };
@@ -105,7 +110,7 @@ export const signUpRateLimitPlugin = (
         if (!operation) return;
         const wanted = countRootField(document, operation, field);
         if (wanted === 0) return;
-        const taken = limiter.take(contextValue.clientIp, wanted);
+        const taken = await limiter.take(contextValue.clientIp, wanted);
         if (taken.ok) return;
         onLimited?.(taken.scope);
         contextValue.logger.warn({ clientIp: contextValue.clientIp, scope: taken.scope, wanted }, 'sign-ups refused by the rate limit');

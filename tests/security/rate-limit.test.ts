@@ -35,27 +35,33 @@ describe('counting sign-ups in an operation', () => {
 });
 
 describe('the sign-up limiter', () => {
-  it('refuses past the per-address limit until the window has passed, all or nothing', () => {
-    let now = 0;
-    const limiter = createSignUpLimiter({ perIp: 3, global: 100, windowMs: 1000, now: () => now });
-    expect(limiter.take('a', 2)).toEqual({ ok: true });
-    expect(limiter.take('a', 2)).toEqual({ ok: false, scope: 'ip', retryAfterMs: 1000 });
-    expect(limiter.take('a', 1)).toEqual({ ok: true });
-    now = 400;
-    expect(limiter.take('a', 1)).toEqual({ ok: false, scope: 'ip', retryAfterMs: 600 });
-    expect(limiter.take('b', 1)).toEqual({ ok: true });
-    now = 1000;
-    expect(limiter.take('a', 3)).toEqual({ ok: true });
+  beforeEach(() => {
+    jest.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
   });
 
-  it('refuses everyone past the global limit', () => {
-    let now = 0;
-    const limiter = createSignUpLimiter({ perIp: 2, global: 3, windowMs: 1000, now: () => now });
-    expect(limiter.take('a', 2)).toEqual({ ok: true });
-    now = 100;
-    expect(limiter.take('b', 2)).toEqual({ ok: false, scope: 'global', retryAfterMs: 900 });
-    expect(limiter.take('b', 1)).toEqual({ ok: true });
-    expect(limiter.take('c', 1)).toEqual({ ok: false, scope: 'global', retryAfterMs: 900 });
+  it('refuses past the per-address limit until the window has passed, all or nothing', async () => {
+    const limiter = createSignUpLimiter({ perIp: 3, global: 100, windowMs: 1000 });
+    expect(await limiter.take('a', 2)).toEqual({ ok: true });
+    expect(await limiter.take('a', 2)).toEqual({ ok: false, scope: 'ip', retryAfterMs: 1000 });
+    expect(await limiter.take('a', 1)).toEqual({ ok: true });
+    jest.setSystemTime(400);
+    expect(await limiter.take('a', 1)).toEqual({ ok: false, scope: 'ip', retryAfterMs: 600 });
+    expect(await limiter.take('b', 1)).toEqual({ ok: true });
+    jest.setSystemTime(1000);
+    expect(await limiter.take('a', 3)).toEqual({ ok: true });
+  });
+
+  it('refuses everyone past the global limit, and a refused request takes nothing from its address', async () => {
+    const limiter = createSignUpLimiter({ perIp: 2, global: 3, windowMs: 1000 });
+    expect(await limiter.take('a', 2)).toEqual({ ok: true });
+    jest.setSystemTime(100);
+    expect(await limiter.take('b', 2)).toEqual({ ok: false, scope: 'global', retryAfterMs: 900 });
+    // Had the refusal taken b's two, this would exceed b's limit of two.
+    expect(await limiter.take('b', 1)).toEqual({ ok: true });
+    expect(await limiter.take('c', 1)).toEqual({ ok: false, scope: 'global', retryAfterMs: 900 });
   });
 });
 
