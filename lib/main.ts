@@ -1,13 +1,6 @@
-import { ConfigError, loadConfig, type Config, type ServiceName } from './config';
+import { ConfigError, loadConfig, type CommonConfig, type CommonKeys, type ConfigOf, type ConfigSpec } from './config';
 import { createLogger, type Logger } from './logger';
 import type { RunningService } from './service';
-
-const DISPLAY_NAME: Record<ServiceName, string> = {
-  gateway: 'gateway',
-  users: 'users',
-  notifications: 'notifications',
-  all: 'sign-up system',
-};
 
 /**
  * Runs services until SIGINT or SIGTERM, then stops them in reverse order:
@@ -15,20 +8,22 @@ const DISPLAY_NAME: Record<ServiceName, string> = {
  * and closes its log. A shutdown that overruns all grace periods exits with 1.
  * The one place that reads the environment and exits the process.
  */
-export const runMain = async (
-  service: ServiceName,
-  start: (config: Config, logger: Logger, fatal: (error: Error) => void) => Promise<RunningService[]>,
+export const runMain = async <T extends CommonKeys>(
+  name: string,
+  spec: ConfigSpec<T>,
+  start: (config: ConfigOf<ConfigSpec<T>>, logger: Logger, fatal: (error: Error) => void) => Promise<RunningService[]>,
 ): Promise<void> => {
-  const name = DISPLAY_NAME[service];
-  let config: Config;
+  let config: ConfigOf<ConfigSpec<T>>;
   try {
-    config = loadConfig(process.env, service);
+    config = loadConfig(spec, process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${name}: ${error.message}\n`);
     process.exit(1);
   }
-  const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV !== 'production' });
+  // Every spec includes the common keys (T extends CommonKeys); TypeScript cannot resolve them through the generic.
+  const common = config as unknown as CommonConfig;
+  const logger = createLogger({ level: common.LOG_LEVEL, pretty: common.NODE_ENV !== 'production' });
   // A service that cannot go on (its log cannot be written) exits; a restart replays the log.
   const fatal = (error: Error) => {
     logger.fatal({ err: error }, `${name} cannot continue; exiting`);
@@ -46,17 +41,17 @@ export const runMain = async (
     return;
   }
   const shutdown = async (signal: string) => {
-    logger.info({ signal, graceMs: config.SHUTDOWN_GRACE_MS }, `${name}: shutting down`);
+    logger.info({ signal, graceMs: common.SHUTDOWN_GRACE_MS }, `${name}: shutting down`);
     const deadline = setTimeout(
       () => {
         logger.fatal('shutdown overran its grace period; exiting');
         logger.flush();
         process.exit(1);
       },
-      config.SHUTDOWN_GRACE_MS * services.length + 5_000,
+      common.SHUTDOWN_GRACE_MS * services.length + 5_000,
     );
     deadline.unref();
-    for (const running of [...services].reverse()) await running.stop(config.SHUTDOWN_GRACE_MS);
+    for (const running of [...services].reverse()) await running.stop(common.SHUTDOWN_GRACE_MS);
     clearTimeout(deadline);
     logger.info(`${name}: shutdown complete`);
     logger.flush();

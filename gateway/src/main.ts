@@ -1,4 +1,5 @@
 import { runMain } from '../../lib/main';
+import { gatewayConfig } from './config';
 import { startGateway } from './service';
 
-void runMain('gateway', async (config, logger) => [await startGateway(config, logger)]);
+void runMain('gateway', gatewayConfig, async (config, logger) => [await startGateway(config, logger)]);

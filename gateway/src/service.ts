@@ -1,4 +1,4 @@
-import type { Config } from '../../lib/config';
+import type { GatewayConfig } from './config';
 import type { Logger } from '../../lib/logger';
 import { listenService, type RunningService } from '../../lib/service';
 import { createGatewayMetrics } from './metrics';
@@ -6,7 +6,7 @@ import { createGatewayServer } from './server';
 import { supergraphFromFile } from './supergraph-file';
 
 /** Cross-origin access: the configured origins; any origin in development when none are configured. */
-const corsOrigin = (config: Config): boolean | string[] => {
+const corsOrigin = (config: GatewayConfig): boolean | string[] => {
   const origins = config.CORS_ORIGINS;
   if (origins?.includes('*')) return true;
   if (origins?.length) return origins;
@@ -14,7 +14,7 @@ const corsOrigin = (config: Config): boolean | string[] => {
 };
 
 /** Serves the public endpoint from the supergraph file, following changes to it. */
-export const startGateway = async (config: Config, logger: Logger): Promise<RunningService> => {
+export const startGateway = async (config: GatewayConfig, logger: Logger): Promise<RunningService> => {
   const metrics = createGatewayMetrics();
   const { apollo, ready } = createGatewayServer({
     supergraph: supergraphFromFile({

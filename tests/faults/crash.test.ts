@@ -166,7 +166,7 @@ describe('crashes and power cuts', () => {
         ...FAST_RETRY,
       };
       const gatewayUrl = `http://127.0.0.1:${ports.GATEWAY_PORT}/`;
-      const first = spawn('gateway/src/start-all.ts', env);
+      const first = spawn('lib/start-all.ts', env);
       await first.waitFor(/Apollo Sandbox/);
       const emails = Array.from({ length: 40 }, (_, i) => `outage${i}@example.com`);
       await Promise.all(
@@ -180,7 +180,7 @@ describe('crashes and power cuts', () => {
       });
       expect(await first.stop('SIGKILL')).toBe('SIGKILL');
 
-      const second = spawn('gateway/src/start-all.ts', env);
+      const second = spawn('lib/start-all.ts', env);
       await second.waitFor(/Apollo Sandbox/);
       smtp.setMode('accept');
       await smtp.waitForMessages(emails.length, 30_000).catch((error) => {
@@ -211,14 +211,14 @@ describe('crashes and power cuts', () => {
       };
       const gatewayUrl = `http://127.0.0.1:${ports.GATEWAY_PORT}/`;
       smtp.setMode('stall');
-      const first = spawn('gateway/src/start-all.ts', env);
+      const first = spawn('lib/start-all.ts', env);
       await first.waitFor(/Apollo Sandbox/);
       await gql(gatewayUrl, ADD_USER, { input: { name: 'Window', email: 'window@example.com' } });
       await smtp.waitForMessages(1);
       expect(await first.stop('SIGKILL')).toBe('SIGKILL');
 
       smtp.setMode('accept');
-      const second = spawn('gateway/src/start-all.ts', env);
+      const second = spawn('lib/start-all.ts', env);
       await second.waitFor(/Apollo Sandbox/);
       const [stalled, resent] = await smtp.waitForMessages(2);
       expect(resent!.messageId).toBe(stalled!.messageId);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { startGateway } from '../../gateway/src/service';
-import { loadConfig, type Config } from '../../lib/config';
+import { loadConfig } from '../../lib/config';
+import { systemConfig, type SystemConfig } from '../../lib/system';
 import type { RunningService } from '../../lib/service';
 import { startNotificationsService } from '../../subgraphs/notifications/src/service';
 import { startUsersService } from '../../subgraphs/users/src/service';
@@ -15,7 +16,7 @@ export interface TestSystem {
   readonly usersUrl: string;
   readonly notificationsUrl: string;
   /** The configuration every service was started with. */
-  readonly config: Config;
+  readonly config: SystemConfig;
   /** Stops one subgraph; `start` brings it back on the same port. */
   stop(service: 'users' | 'notifications'): Promise<void>;
   start(service: 'users' | 'notifications'): Promise<void>;
@@ -40,7 +41,7 @@ export const removeDataDir = (dir: string) => rm(dir, { recursive: true, force: 
 
 /** All three services in this process over real HTTP on free ports, as `npm start` runs them. */
 export const startSystem = async ({ dataDir, smtpUrl, env = {}, logger = pino({ level: 'silent' }) }: SystemOptions): Promise<TestSystem> => {
-  let config: Config = loadConfig({
+  let config: SystemConfig = loadConfig(systemConfig, {
     NODE_ENV: 'test',
     DATA_DIR: dataDir,
     USERS_PORT: '0',

@@ -1,9 +1,12 @@
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config';
+import { systemConfig } from '../../lib/system';
+import { gatewayConfig } from '../../gateway/src/config';
+import { usersConfig } from '../../subgraphs/users/src/config';
 
 describe('loadConfig', () => {
   it('gives every variable its default, in a frozen object', () => {
-    const config = loadConfig({});
+    const config = loadConfig(systemConfig, {});
     expect(config).toMatchObject({
       NODE_ENV: 'development',
       HOST: '127.0.0.1',
@@ -29,18 +32,18 @@ describe('loadConfig', () => {
   });
 
   it('keeps the strict sign-up limits in production, and out of reach of a person trying the system elsewhere', () => {
-    const production = loadConfig({ NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret' }, 'gateway');
+    const production = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret' });
     expect([production.SIGNUP_RATE_PER_IP, production.SIGNUP_RATE_GLOBAL]).toEqual([10, 600]);
     for (const NODE_ENV of ['development', 'test']) {
-      const config = loadConfig({ NODE_ENV });
+      const config = loadConfig(systemConfig, { NODE_ENV });
       expect([config.SIGNUP_RATE_PER_IP, config.SIGNUP_RATE_GLOBAL]).toEqual([1000, 100_000]);
     }
-    const chosen = loadConfig({ NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret', SIGNUP_RATE_PER_IP: '3', SIGNUP_RATE_GLOBAL: '50' }, 'gateway');
+    const chosen = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret', SIGNUP_RATE_PER_IP: '3', SIGNUP_RATE_GLOBAL: '50' });
     expect([chosen.SIGNUP_RATE_PER_IP, chosen.SIGNUP_RATE_GLOBAL]).toEqual([3, 50]);
   });
 
   it('treats empty variables as unset', () => {
-    const config = loadConfig({ GATEWAY_PORT: '', SUBGRAPH_SECRET: '' });
+    const config = loadConfig(systemConfig, { GATEWAY_PORT: '', SUBGRAPH_SECRET: '' });
     expect(config.GATEWAY_PORT).toBe(4000);
     expect(config.SUBGRAPH_SECRET).toBeUndefined();
   });
@@ -48,7 +51,7 @@ describe('loadConfig', () => {
   it('reports every problem at once', () => {
     let error: unknown;
     try {
-      loadConfig({
+      loadConfig(systemConfig, {
         NODE_ENV: 'staging',
         GATEWAY_PORT: '99999',
         SUBGRAPH_SECRET: 'short',
@@ -69,17 +72,26 @@ describe('loadConfig', () => {
   });
 
   it('parses the lists and the proxy setting', () => {
-    expect(loadConfig({ CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://a.example.com', 'http://localhost:5173']);
-    expect(loadConfig({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
-    expect(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
-    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
+    expect(loadConfig(systemConfig, { CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://a.example.com', 'http://localhost:5173']);
+    expect(loadConfig(systemConfig, { TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(loadConfig(systemConfig, { TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(loadConfig(systemConfig, { TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
+  });
+
+  it('reads in each service only the keys that service declares', () => {
+    const broken = { SMTP_URL: 'not a url', SUPERGRAPH_PATH: '', USERS_PORT: 'x', GATEWAY_PORT: 'y' };
+    expect(() => loadConfig(usersConfig, broken)).toThrow(/^ {2}USERS_PORT: /m);
+    expect(() => loadConfig(usersConfig, broken)).not.toThrow(/SMTP_URL|GATEWAY_PORT/);
+    expect(Object.keys(loadConfig(usersConfig, {}))).not.toContain('SMTP_URL');
+    expect(Object.keys(loadConfig(gatewayConfig, {}))).not.toContain('DATA_DIR');
+    expect(() => loadConfig(systemConfig, broken)).toThrow(/SMTP_URL[\s\S]*USERS_PORT|USERS_PORT[\s\S]*SMTP_URL/);
   });
 
   it('demands in production what each service needs, and only that', () => {
     const secret = { SUBGRAPH_SECRET: 'a-long-enough-secret' };
-    expect(() => loadConfig({ NODE_ENV: 'production' }, 'users')).toThrow(/SUBGRAPH_SECRET: required in production/);
-    expect(() => loadConfig({ NODE_ENV: 'production', ...secret }, 'users')).not.toThrow();
-    expect(() => loadConfig({ NODE_ENV: 'production', ...secret }, 'all')).toThrow(/SMTP_URL: required in production/);
-    expect(() => loadConfig({ NODE_ENV: 'production', ...secret, SMTP_URL: 'smtp://mail.example.com:587' }, 'all')).not.toThrow();
+    expect(() => loadConfig(usersConfig, { NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET: required in production/);
+    expect(() => loadConfig(usersConfig, { NODE_ENV: 'production', ...secret })).not.toThrow();
+    expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret })).toThrow(/SMTP_URL: required in production/);
+    expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret, SMTP_URL: 'smtp://mail.example.com:587' })).not.toThrow();
   });
 });

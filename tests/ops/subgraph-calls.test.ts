@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { startGateway } from '../../gateway/src/service';
 import { loadConfig } from '../../lib/config';
+import { gatewayConfig } from '../../gateway/src/config';
 import type { RunningService } from '../../lib/service';
 import { startFakeSubgraph, type FakeSubgraph } from '../helpers/fake-subgraph';
 import { gql } from '../helpers/graphql';
@@ -10,7 +11,7 @@ const TIMEOUT_MS = 300;
 
 const gatewayFor = (usersUrl: string, notificationsUrl: string) =>
   startGateway(
-    loadConfig({ NODE_ENV: 'test', GATEWAY_PORT: '0', USERS_URL: usersUrl, NOTIFICATIONS_URL: notificationsUrl, SUBGRAPH_TIMEOUT_MS: String(TIMEOUT_MS) }, 'gateway'),
+    loadConfig(gatewayConfig, { NODE_ENV: 'test', GATEWAY_PORT: '0', USERS_URL: usersUrl, NOTIFICATIONS_URL: notificationsUrl, SUBGRAPH_TIMEOUT_MS: String(TIMEOUT_MS) }),
     pino({ level: 'silent' }),
   );
 

@@ -1,6 +1,9 @@
 import { EXPOSED_CODES, MASKED_MESSAGE, maskError } from '../../gateway/src/errors';
 import { startGateway } from '../../gateway/src/service';
 import { loadConfig } from '../../lib/config';
+import { systemConfig } from '../../lib/system';
+import { gatewayConfig } from '../../gateway/src/config';
+import { notificationsConfig } from '../../subgraphs/notifications/src/config';
 import type { RunningService } from '../../lib/service';
 import { startFakeSubgraph, type FakeSubgraph } from '../helpers/fake-subgraph';
 import { gql } from '../helpers/graphql';
@@ -117,7 +120,7 @@ describe('masking unexpected errors in production', () => {
         ],
       },
     });
-    const config = loadConfig({ NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET, GATEWAY_PORT: '0', USERS_URL: fake.url, NOTIFICATIONS_URL: fake.url }, 'gateway');
+    const config = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET, GATEWAY_PORT: '0', USERS_URL: fake.url, NOTIFICATIONS_URL: fake.url });
     gateway = await startGateway(config, logger);
   });
 
@@ -143,10 +146,10 @@ describe('masking unexpected errors in production', () => {
 
 describe('a production start without its secrets', () => {
   it('is refused, with every missing variable named at once', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET: required in production[\s\S]*SMTP_URL: required in production/);
-    expect(() => loadConfig({ NODE_ENV: 'production' }, 'gateway')).toThrow(/SUBGRAPH_SECRET/);
-    expect(() => loadConfig({ NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET }, 'gateway')).not.toThrow();
-    expect(() => loadConfig({ NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET }, 'notifications')).toThrow(/SMTP_URL/);
+    expect(() => loadConfig(systemConfig, { NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET: required in production[\s\S]*SMTP_URL: required in production/);
+    expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET/);
+    expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET })).not.toThrow();
+    expect(() => loadConfig(notificationsConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET })).toThrow(/SMTP_URL/);
   });
 });
 

@@ -1,4 +1,5 @@
 import { runMain } from '../../../lib/main';
+import { notificationsConfig } from './config';
 import { startNotificationsService } from './service';
 
-void runMain('notifications', async (config, logger, fatal) => [await startNotificationsService(config, logger, fatal)]);
+void runMain('notifications', notificationsConfig, async (config, logger, fatal) => [await startNotificationsService(config, logger, fatal)]);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Config } from '../../../lib/config';
+import type { NotificationsConfig } from './config';
 import type { Logger } from '../../../lib/logger';
 import { graphqlMetricsPlugin } from '../../../lib/metrics';
 import { listenService, type RunningService } from '../../../lib/service';
@@ -21,7 +21,7 @@ export const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.e
  * queued (including what a previous run left unsent) and serves the subgraph.
  */
 export const startNotificationsService = async (
-  config: Config,
+  config: NotificationsConfig,
   baseLogger: Logger,
   onFatal?: (error: Error) => void,
 ): Promise<RunningService> => {

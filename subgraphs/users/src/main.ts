@@ -1,4 +1,5 @@
 import { runMain } from '../../../lib/main';
+import { usersConfig } from './config';
 import { startUsersService } from './service';
 
-void runMain('users', async (config, logger, fatal) => [await startUsersService(config, logger, fatal)]);
+void runMain('users', usersConfig, async (config, logger, fatal) => [await startUsersService(config, logger, fatal)]);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Counter } from 'prom-client';
-import type { Config } from '../../../lib/config';
+import type { UsersConfig } from './config';
 import type { Logger } from '../../../lib/logger';
 import { createAppendHistogram, createServiceMetrics, graphqlMetricsPlugin } from '../../../lib/metrics';
 import { listenService, type RunningService } from '../../../lib/service';
@@ -12,7 +12,7 @@ import { createUsersServer } from './server';
 
 /** Loads the users state from its log and serves the subgraph; `onFatal` hears of a log that can no longer be written. */
 export const startUsersService = async (
-  config: Config,
+  config: UsersConfig,
   baseLogger: Logger,
   onFatal?: (error: Error) => void,
 ): Promise<RunningService> => {

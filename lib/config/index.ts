@@ -1,0 +1,106 @@
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+// Each service declares the keys it reads as a `ConfigSpec`; `npm start` merges
+// the three. `loadConfig` is the only reader of the environment.
+
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+export const positive = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+export const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
+/** A path, resolved against the working directory. */
+export const path = (fallback: string) => z.string().min(1).default(fallback).transform((value) => resolve(value));
+const secret = z.string().min(16, 'must be at least 16 characters').optional();
+
+/** Express's `trust proxy`: `true`, a hop count, or addresses/subnets (`loopback`, `10.0.0.0/8`, …). */
+const trustProxy = z
+  .string()
+  .transform((value, ctx): boolean | number | string => {
+    if (value === 'false') return false;
+    if (value === 'true') return true;
+    if (/^\d+$/.test(value)) return Number(value);
+    const named = new Set(['loopback', 'linklocal', 'uniquelocal']);
+    for (const item of value.split(',').map((part) => part.trim())) {
+      if (!named.has(item) && isIP(item.split('/')[0] ?? '') === 0) {
+        ctx.issues.push({ code: 'custom', input: item, message: `"${item}" is not true, false, a hop count, an IP, a CIDR subnet or loopback/linklocal/uniquelocal` });
+      }
+    }
+    return value;
+  })
+  .default(false);
+
+/** What the keys' defaults may depend on. */
+export interface ConfigContext {
+  readonly production: boolean;
+}
+
+export interface ConfigSpec<T extends z.ZodRawShape> {
+  readonly keys: (context: ConfigContext) => T;
+  /** Keys a service cannot run without in production, with why (shown to the operator). */
+  readonly requiredInProduction?: { readonly [K in keyof T]?: string };
+}
+
+export type ConfigOf<S> = S extends ConfigSpec<infer T> ? Readonly<z.infer<z.ZodObject<T>>> : never;
+
+export const defineConfig = <T extends z.ZodRawShape>(spec: ConfigSpec<T>): ConfigSpec<T> => spec;
+
+/** One spec reading every key of `a` and `b`: what a process running several services needs. */
+export const mergeConfigs = <A extends z.ZodRawShape, B extends z.ZodRawShape>(a: ConfigSpec<A>, b: ConfigSpec<B>): ConfigSpec<A & B> => ({
+  keys: (context) => ({ ...a.keys(context), ...b.keys(context) }),
+  requiredInProduction: { ...a.requiredInProduction, ...b.requiredInProduction } as ConfigSpec<A & B>['requiredInProduction'],
+});
+
+/** What every service reads. */
+export const commonConfig = defineConfig({
+  keys: () => ({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    SUBGRAPH_SECRET: secret,
+    TRUST_PROXY: trustProxy,
+    SHUTDOWN_GRACE_MS: positive(10_000),
+    METRICS_TOKEN: secret,
+  }),
+  requiredInProduction: {
+    SUBGRAPH_SECRET: 'required in production: the shared secret the gateway sends and the subgraphs demand',
+  },
+});
+
+export type CommonKeys = ReturnType<typeof commonConfig.keys>;
+export type CommonConfig = ConfigOf<typeof commonConfig>;
+
+/** What every subgraph reads besides its port: where it listens and where its log lives. */
+export const subgraphConfig = mergeConfigs(
+  commonConfig,
+  defineConfig({
+    keys: () => ({
+      /** Loopback, so that only this machine (the gateway) reaches the subgraphs. */
+      HOST: z.string().min(1).default('127.0.0.1'),
+      DATA_DIR: path('.data'),
+      /** A snapshot of a service's state after this many log records, or this many bytes of log, whichever first. */
+      SNAPSHOT_EVERY_RECORDS: positive(10_000),
+      SNAPSHOT_EVERY_BYTES: positive(64 * 1024 * 1024),
+    }),
+  }),
+);
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * The only reader of the environment: parses every key `spec` declares,
+ * reports every problem at once, and returns a frozen object.
+ */
+export const loadConfig = <T extends z.ZodRawShape>(spec: ConfigSpec<T>, env: NodeJS.ProcessEnv = process.env): ConfigOf<ConfigSpec<T>> => {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const production = present.NODE_ENV === 'production';
+  const parsed = z.object(spec.keys({ production })).safeParse(present);
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+  if (production) {
+    for (const [key, why] of Object.entries(spec.requiredInProduction ?? {})) {
+      if (present[key] === undefined) problems.push(`  ${key}: ${why}`);
+    }
+  }
+  if (!parsed.success || problems.length) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  return Object.freeze(parsed.data) as ConfigOf<ConfigSpec<T>>;
+};
