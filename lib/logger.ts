@@ -12,12 +12,12 @@ export interface LoggerOptions {
 /** Fields that may hold an address, a message body or a credential, at the top level or one level down. */
 const SENSITIVE = ['email', 'to', 'address', 'input', 'variables', 'text', 'html', 'body', 'authorization', 'cookie', 'x-subgraph-secret'];
 
-export const REDACT_PATHS = SENSITIVE.flatMap((key) => [`["${key}"]`, `*["${key}"]`]);
+const REDACT_PATHS = SENSITIVE.flatMap((key) => [`["${key}"]`, `*["${key}"]`]);
 
 const EMAIL_LIKE = /[^\s@<>"'(),;:]+@[^\s@<>"'(),;:]+\.[^\s@<>"'(),;:]+/g;
 
 /** Replaces what looks like an email address: errors from SMTP servers and validators quote them. */
-export const scrubEmails = (text: string): string => text.replace(EMAIL_LIKE, '[email]');
+const scrubEmails = (text: string): string => text.replace(EMAIL_LIKE, '[email]');
 
 const errSerializer = (error: Error) => {
   const serialized = pino.stdSerializers.err(error);

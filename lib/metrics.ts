@@ -2,11 +2,11 @@ import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** Operation names are chosen by clients: past this many distinct ones, the rest share one label. */
-export const MAX_LABEL_VALUES = 100;
-export const OTHER = '(other)';
+const MAX_LABEL_VALUES = 100;
+const OTHER = '(other)';
 
 /** Bounds a label's values, so that clients cannot grow the metrics without limit. */
-export const cappedLabel = (max = MAX_LABEL_VALUES) => {
+const cappedLabel = (max = MAX_LABEL_VALUES) => {
   const seen = new Set<string>();
   return (value: string): string => {
     if (seen.has(value)) return value;

@@ -24,7 +24,7 @@ const origins = z
   .optional();
 
 /** Strict in production; elsewhere out of reach of a person at a keyboard or a script of a few hundred sign-ups. */
-export const SIGNUP_RATE_DEFAULTS = {
+const SIGNUP_RATE_DEFAULTS = {
   production: { perIp: 10, global: 600 },
   other: { perIp: 1000, global: 100_000 },
 } as const;

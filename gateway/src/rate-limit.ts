@@ -11,7 +11,7 @@ export interface RateLimitOptions {
   readonly windowMs: number;
 }
 
-export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly scope: 'ip' | 'global'; readonly retryAfterMs: number };
+type TakeResult = { readonly ok: true } | { readonly ok: false; readonly scope: 'ip' | 'global'; readonly retryAfterMs: number };
 
 export interface SignUpLimiter {
   /** Takes `count` sign-ups for `ip`, all or none. */
@@ -21,7 +21,7 @@ export interface SignUpLimiter {
 /** Where the counters live: in this process by default; a shared store makes the limits hold across gateway replicas. */
 export type CounterStore = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract;
 
-export const memoryCounters: CounterStore = (options) => new RateLimiterMemory(options);
+const memoryCounters: CounterStore = (options) => new RateLimiterMemory(options);
 
 /** A refusal of rate-limiter-flexible (a `RateLimiterRes`); anything else (the store failing) is thrown on. */
 const refusal = (error: unknown): RateLimiterRes => {

@@ -25,7 +25,7 @@ export interface SubgraphSourceOptions {
  * connections to a subgraph are reused instead of opened per call, which is
  * most of a gateway's throughput on small queries.
  */
-export const timedFetcher = (timeoutMs: number): Fetcher => {
+const timedFetcher = (timeoutMs: number): Fetcher => {
   const http = new HttpAgent({ keepAlive: true });
   const https = new HttpsAgent({ keepAlive: true });
   return (url, init) =>

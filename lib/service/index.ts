@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { METRICS_CONTENT_TYPE, renderMetrics, type ServiceMetrics } from '../metrics';
 import { ensureBody, errorHandler, requestScope, requireSecret, sameSecret, scopeOf, type RequestScope } from './middleware';
 
+export { subgraphServerOptions, type SubgraphServerOptions } from './subgraph';
 export { REQUEST_ID_HEADER, SUBGRAPH_SECRET_HEADER, requestIdFrom, sameSecret, type RequestScope } from './middleware';
 
 export interface ListenOptions<C extends BaseContext> {

@@ -46,7 +46,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 export const sameSecret = (given: string | undefined, expected: string): boolean =>
   given !== undefined && timingSafeEqual(digest(given), digest(expected));
 
-export const graphqlErrorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
+const graphqlErrorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
 
 /** Refuses, with 401, every request that does not carry the shared secret. */
 export const requireSecret =

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { ApolloServer } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import { subgraphServerOptions, type SubgraphServerOptions } from '../../../lib/service/subgraph';
+import { subgraphServerOptions, type SubgraphServerOptions } from '../../../lib/service';
 import type { Context } from './context';
 import { resolvers } from './resolvers';
 
-export const notificationsTypeDefs = parse(readFileSync(join(__dirname, '..', 'schema.graphql'), 'utf8'));
+const notificationsTypeDefs = parse(readFileSync(join(__dirname, '..', 'schema.graphql'), 'utf8'));
 
 /** The notifications subgraph as an Apollo server: no state, no network; the caller supplies the context. */
 export const createNotificationsServer = (options: SubgraphServerOptions<Context> = {}) =>

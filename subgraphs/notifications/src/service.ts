@@ -14,7 +14,7 @@ import { countingMailer, createNotificationsMetrics } from './observability';
 import { createNotificationsServer } from './server';
 
 /** The domain of the From address names the Message-IDs this service makes. */
-export const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.exec(from)?.[1] ?? 'localhost';
+const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.exec(from)?.[1] ?? 'localhost';
 
 /**
  * Loads the notifications state, follows the users' events, sends what is

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { ApolloServer } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import { subgraphServerOptions, type SubgraphServerOptions } from '../../../lib/service/subgraph';
+import { subgraphServerOptions, type SubgraphServerOptions } from '../../../lib/service';
 import type { Context } from './context';
 import { resolvers } from './resolvers';
 
-export const usersTypeDefs = parse(readFileSync(join(__dirname, '..', 'schema.graphql'), 'utf8'));
+const usersTypeDefs = parse(readFileSync(join(__dirname, '..', 'schema.graphql'), 'utf8'));
 
 /** The users subgraph as an Apollo server: no state, no network; the caller supplies the context. */
 export const createUsersServer = (options: SubgraphServerOptions<Context> = {}) =>

@@ -14,7 +14,7 @@ export interface NewUserInput {
   readonly email: string;
 }
 
-export type Validated = { readonly ok: true; readonly value: NewUserInput } | { readonly ok: false; readonly errors: UserError[] };
+type Validated = { readonly ok: true; readonly value: NewUserInput } | { readonly ok: false; readonly errors: UserError[] };
 
 /** The key that makes emails unique regardless of case. */
 export const emailKey = (email: string): string => email.toLowerCase();
