@@ -1,8 +1,9 @@
 import { appendFile, open, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { segmentFile, LogCorruptError, LogLockedError, openFileLog, tailFileLog, type AppendLog, type LogRecord } from '../../lib/log';
-import { encodeRecord } from '../../lib/log/record';
+import type { LogRecord, StreamLog as AppendLog } from '../../lib/log';
+import { segmentFile, LogCorruptError, LogLockedError, openFileLog, tailFileLog } from '../../lib/log/file';
+import { encodeRecord } from '../../lib/log/file/record';
 import { aLogRecord } from '../helpers/builders';
 import { capturingLogger, makeTempDir, removeTempDir, silentLogger, WARN } from '../helpers/temp-dir';
 
