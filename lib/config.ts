@@ -6,6 +6,10 @@ const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).def
 const positive = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
 const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
 const secret = z.string().min(16, 'must be at least 16 characters').optional();
+/** `postgres://user:password@host:5432/db`: the shared log of every replica. */
+const databaseUrl = z
+  .url({ protocol: /^postgres(ql)?$/, error: 'must be a URL like postgres://user:password@host:5432/db' })
+  .optional();
 
 /** `https://app.example.com,http://localhost:5173`: exact origins (scheme, host, port), or `*` for any. */
 const origins = z
@@ -58,6 +62,8 @@ const schema = z.object({
   USERS_URL: optionalUrl,
   NOTIFICATIONS_URL: optionalUrl,
   DATA_DIR: z.string().min(1).default('.data'),
+  /** Unset: the embedded backend under DATA_DIR. */
+  DATABASE_URL: databaseUrl,
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   MAIL_FROM: z.string().min(3).default('Welcome <welcome@localhost>'),
   /** Backoff of transient SMTP failures: first delay, doubled per attempt up to the cap, with jitter. */

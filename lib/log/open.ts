@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { createFileBackend } from './file';
+import { openPostgresBackend } from './postgres';
 import type { LogBackend } from './types';
 
 export interface LogBackendConfig {
@@ -10,7 +11,5 @@ export interface LogBackendConfig {
 }
 
 /** The backend a service runs on: PostgreSQL when `DATABASE_URL` is set, else files under `DATA_DIR`. */
-export const openLogBackend = async ({ DATA_DIR }: LogBackendConfig, logger: Logger): Promise<LogBackend> => {
-  logger.debug({ dataDir: DATA_DIR }, 'log backend: files');
-  return createFileBackend({ dataDir: DATA_DIR });
-};
+export const openLogBackend = async ({ DATABASE_URL, DATA_DIR }: LogBackendConfig, logger: Logger): Promise<LogBackend> =>
+  DATABASE_URL ? openPostgresBackend({ url: DATABASE_URL, logger }) : createFileBackend({ dataDir: DATA_DIR });

@@ -26,6 +26,8 @@ export interface Store<S, E> {
   execute<R>(command: Command<S, E, R>): Promise<R>;
   /** Writes a snapshot of the durable state now (one also runs by itself per `snapshotEvery`). */
   snapshot(): Promise<void>;
+  /** Reads what other writers (replicas) have appended so far: afterwards `state` includes it. */
+  catchUp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -213,6 +215,10 @@ export const openStore = async <S extends object, E = unknown>({
       }
     },
     snapshot,
+    catchUp: () => {
+      behind = true;
+      return catchUp();
+    },
     async close() {
       await follower.close();
       await snapshotting;

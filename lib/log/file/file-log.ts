@@ -58,7 +58,7 @@ const recover = async ({ dir, logger, restore, replay }: OpenFileLogOptions): Pr
   let version = 0;
   if (snapshot) {
     if (!restore) throw new LogCorruptError(`${snapshot.file}: a snapshot is there but nothing can restore it`);
-    restore(snapshot);
+    restore({ version: snapshot.version, body: snapshot.body });
     version = snapshot.version;
   }
   const segments = await listSegments(dir);
@@ -153,6 +153,7 @@ export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLo
   let failure: Error | undefined;
   let rotate = false;
   let sinceSnapshot = { records: 0, bytes: 0 };
+  let closed = false;
 
   const write = async (batch: typeof queued) => {
     if (rotate) {
@@ -239,6 +240,8 @@ export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLo
     // The lock makes this process the one writer: nobody else appends.
     follow: () => ({ close: async () => undefined }),
     async close() {
+      if (closed) return;
+      closed = true;
       await flushing;
       await handle.close();
       await lock.release();
