@@ -254,6 +254,29 @@ export const runLogContract = (subject: ContractSubject): void => {
         await Promise.all([a.log.close(), b.log.close()]);
       });
 
+      it('makes a store that lost the race run its commands again, in order, on the winner\'s state', async () => {
+        const logger = silentLogger();
+        const openReplica = async () => openStore<UsersState, UsersEvent>({ backend: await place.backend(), stream: 'users', initial: emptyUsersState(), logger });
+        const [a, b] = [await openReplica(), await openReplica()];
+        const made = (id: string) => ({ id, createdAt: new Date(0).toISOString() });
+
+        // Both decide on the empty state in the same turn; b's three commands are pipelined behind its first.
+        const [winner, ...rerun] = await Promise.all([
+          a.execute(signUp({ name: 'Ada', email: 'ada@example.com' }, made('a-ada'))),
+          b.execute(signUp({ name: 'Ada Too', email: 'ADA@example.com' }, made('b-ada'))),
+          b.execute(signUp({ name: 'Bob', email: 'bob@example.com' }, made('b-bob'))),
+          b.execute(signUp({ name: 'Cy', email: 'cy@example.com' }, made('b-cy'))),
+        ]);
+
+        expect(winner.user?.seq).toBe(1);
+        expect(rerun.map((outcome) => outcome.errors.map((error) => error.code))).toEqual([['EMAIL_TAKEN'], [], []]);
+        expect(rerun.map((outcome) => outcome.user?.seq ?? null)).toEqual([null, 2, 3]);
+        expect(b.version).toBe(3);
+        await a.catchUp();
+        expect(a.state).toEqual(b.state);
+        await Promise.all([a.close(), b.close()]);
+      });
+
       it('runs a store on two replicas concurrently to one state, losing no command', async () => {
         const logger = silentLogger();
         const openReplica = async () =>

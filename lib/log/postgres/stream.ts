@@ -90,7 +90,9 @@ export const openPostgresStream = async ({ pool, notifier, name, logger, restore
       });
     },
     async read(after, onRecords) {
-      const version = await readAll(pool, name, after, onRecords);
+      const version = await readAll(pool, name, after, onRecords).catch((error: unknown) => {
+        throw new LogUnavailableError(`${name}: cannot read the stream: ${(error as Error).message}`, { cause: error });
+      });
       known = Math.max(known, version);
       stale = undefined;
       return version;

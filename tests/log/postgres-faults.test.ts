@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { LogUnavailableError, openPostgresBackend, type LogBackend, type LogRecord } from '../../lib/log';
+import { openStore } from '../../lib/store';
+import { emptyUsersState, signUp, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
+import { aLogRecord } from '../helpers/builders';
+import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
+import { freePort } from '../helpers/processes';
+import { silentLogger } from '../helpers/temp-dir';
+
+describeWithPostgres('PostgreSQL log backend when the database goes away', () => {
+  let cluster: PostgresCluster;
+  let databases = 0;
+  const backends: LogBackend[] = [];
+  beforeAll(async () => {
+    cluster = await startPostgres();
+  });
+  afterEach(async () => {
+    for (const backend of backends.splice(0)) await backend.close();
+  });
+  afterAll(() => cluster?.stop());
+
+  const openBackend = async (url: string, pollMs = 60_000) => {
+    const backend = await openPostgresBackend({ url, logger: silentLogger(), pollMs, timeoutMs: 1_000 });
+    backends.push(backend);
+    return backend;
+  };
+  const aSignUp = (email: string) => signUp({ name: 'Someone', email }, { id: randomUUID(), createdAt: new Date(0).toISOString() });
+
+  it('refuses to start with an error that names DATABASE_URL but not the password', async () => {
+    const url = `postgres://app:hunter2@127.0.0.1:${await freePort()}/nowhere`;
+
+    const opening = openPostgresBackend({ url, logger: silentLogger(), timeoutMs: 1_000 });
+
+    await expect(opening).rejects.toThrow(/DATABASE_URL=postgres:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/nowhere/);
+    await expect(opening).rejects.not.toThrow(/hunter2/);
+  });
+
+  it('fails commands with LogUnavailableError while the database is down, and goes on by itself once it is back', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const store = await openStore<UsersState, UsersEvent>({ backend: await openBackend(url), stream: 'users', initial: emptyUsersState(), logger: silentLogger() });
+    await store.execute(aSignUp('before@example.com'));
+
+    await cluster.kill();
+    try {
+      await expect(store.execute(aSignUp('during@example.com'))).rejects.toBeInstanceOf(LogUnavailableError);
+      await expect(store.execute(aSignUp('during-again@example.com'))).rejects.toBeInstanceOf(LogUnavailableError);
+    } finally {
+      await cluster.start();
+    }
+    const after = await store.execute(aSignUp('after@example.com'));
+
+    expect(after.errors).toEqual([]);
+    expect(store.state.count).toBe(2);
+    expect(store.version).toBe(2);
+    await store.close();
+  });
+
+  it('keeps following a stream after the database restarts: the LISTEN connection comes back by itself', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const writer = await (await openBackend(url)).openStream('users', { logger: silentLogger(), replay: () => undefined });
+    // No polling to speak of: only notifications, and the catch-up after reconnecting, can deliver.
+    const reader = await (await openBackend(url)).openStream('users', { logger: silentLogger(), replay: () => undefined });
+    const seen: number[] = [];
+    let reached: (() => void) | undefined;
+    const follower = reader.follow(0, (records: LogRecord[]) => {
+      seen.push(...records.map((record) => record.version));
+      if (seen.includes(2)) reached?.();
+    });
+    const arrived = new Promise<void>((resolve) => (reached = resolve));
+    await writer.append(aLogRecord(1));
+
+    await cluster.restart();
+    await writer.append(aLogRecord(2));
+    await arrived;
+    await follower.close();
+
+    expect(seen).toEqual([1, 2]);
+    await Promise.all([writer.close(), reader.close()]);
+  });
+});
