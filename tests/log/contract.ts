@@ -241,6 +241,19 @@ export const runLogContract = (subject: ContractSubject): void => {
         expect((await open()).replayed).toEqual([aLogRecord(1, 'from a'), aLogRecord(2, 'b2')]);
       });
 
+      it('keeps the newer snapshot when another writer stores an older one after it', async () => {
+        const a = await open('users', await place.backend());
+        await appendAll(a.log, 1, 3);
+        const b = await open('users', await place.backend());
+
+        await Promise.all([a.log.snapshot(3, ['three']), b.log.snapshot(3, ['three, again'])]);
+        await b.log.snapshot(2, ['two']);
+
+        const reopened = await open();
+        expect(reopened.restored()?.version).toBe(3);
+        expect(reopened.replayed).toEqual([]);
+      });
+
       it('lets a writer follow what the other appends', async () => {
         const a = await open('users', await place.backend());
         const b = await open('users', await place.backend());

@@ -3,6 +3,7 @@ import { LogUnavailableError, VersionConflictError, type LogRecord, type OpenStr
 import { startFollower } from './follower';
 import type { Notifier } from './notifier';
 import { CHANNEL, encode, readAll } from './records';
+import { loadNewestSnapshot, storeSnapshot } from './snapshots';
 
 export interface PostgresStreamOptions extends OpenStreamOptions {
   readonly pool: Pool;
@@ -25,20 +26,14 @@ const APPEND = `
 
 const isUniqueViolation = (error: unknown) => (error as { code?: unknown }).code === '23505';
 
-/** Whether the snapshot lock of a stream is free: one replica writes a snapshot at a time. */
-const SNAPSHOT_LOCK = "hashtext('log_snapshots:' || $1)";
-
 /** Opens `name` for writing: the newest snapshot, the records after it, then compare-and-appends with group commit. */
 export const openPostgresStream = async ({ pool, notifier, name, logger, restore, replay, pollMs }: PostgresStreamOptions): Promise<StreamLog> => {
-  const { rows } = await pool.query<{ version: string; body: string }>(
-    'SELECT version, body FROM log_snapshots WHERE stream = $1 ORDER BY version DESC LIMIT 1',
-    [name],
-  );
+  const snapshot = await loadNewestSnapshot(pool, name);
   let known = 0;
-  if (rows[0]) {
+  if (snapshot) {
     if (!restore) throw new Error(`${name}: a snapshot is there but nothing can restore it`);
-    known = Number(rows[0].version);
-    restore({ version: known, body: rows[0].body });
+    restore(snapshot);
+    known = snapshot.version;
   }
   known = await readAll(pool, name, known, replay);
 
@@ -120,38 +115,7 @@ export const openPostgresStream = async ({ pool, notifier, name, logger, restore
     },
     async snapshot(version, chunks) {
       sinceSnapshot = { records: 0, bytes: 0 };
-      const client = await pool.connect();
-      try {
-        const { rows: lock } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${SNAPSHOT_LOCK}) AS locked`, [name]);
-        if (!lock[0]?.locked) {
-          logger.info({ stream: name, version }, 'another replica is writing a snapshot; skipping this one');
-          return;
-        }
-        try {
-          const parts: string[] = [];
-          for (const chunk of chunks) {
-            parts.push(chunk);
-            await new Promise((resolve) => setImmediate(resolve));
-          }
-          const started = performance.now();
-          await client.query(
-            `INSERT INTO log_snapshots (stream, version, body) SELECT $1, $2, $3
-             WHERE $2 > (SELECT coalesce(max(version), 0) FROM log_snapshots WHERE stream = $1)`,
-            [name, version, parts.join('')],
-          );
-          // The two newest stay: a new replica loads the newest, the older one is a spare.
-          await client.query(
-            `DELETE FROM log_snapshots WHERE stream = $1 AND version < (
-               SELECT min(version) FROM (SELECT version FROM log_snapshots WHERE stream = $1 ORDER BY version DESC LIMIT 2) AS kept)`,
-            [name],
-          );
-          logger.info({ stream: name, version, ms: Math.round(performance.now() - started) }, 'snapshot written');
-        } finally {
-          await client.query(`SELECT pg_advisory_unlock(${SNAPSHOT_LOCK})`, [name]);
-        }
-      } finally {
-        client.release();
-      }
+      await storeSnapshot(pool, name, version, chunks, logger);
     },
     get sinceSnapshot() {
       return sinceSnapshot;
