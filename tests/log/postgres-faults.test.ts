@@ -4,7 +4,7 @@ import { openStore } from '../../lib/store';
 import { emptyUsersState, signUp, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
 import { aLogRecord } from '../helpers/builders';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
-import { freePort } from '../helpers/processes';
+import { freePort, spawnService } from '../helpers/processes';
 import { silentLogger } from '../helpers/temp-dir';
 
 describeWithPostgres('PostgreSQL log backend when the database goes away', () => {
@@ -33,6 +33,16 @@ describeWithPostgres('PostgreSQL log backend when the database goes away', () =>
 
     await expect(opening).rejects.toThrow(/DATABASE_URL=postgres:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/nowhere/);
     await expect(opening).rejects.not.toThrow(/hunter2/);
+  });
+
+  it('exits with 1 at start when DATABASE_URL points at no database, naming the variable and hiding the password', async () => {
+    const url = `postgres://app:hunter2@127.0.0.1:${await freePort()}/nowhere`;
+    const users = spawnService('subgraphs/users/src/main.ts', { DATABASE_URL: url, USERS_PORT: '0' });
+
+    expect(await users.exited()).toBe(1);
+    // The service logger masks what looks like an email address, so the host may show as [email].
+    expect(users.output()).toMatch(/users failed to start[\s\S]*cannot use the database at DATABASE_URL=postgres:\/\/app:\S+\/nowhere/);
+    expect(users.output()).not.toContain('hunter2');
   });
 
   it('fails commands with LogUnavailableError while the database is down, and goes on by itself once it is back', async () => {
