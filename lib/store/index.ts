@@ -122,6 +122,8 @@ export const openStore = async <S extends object, E = unknown>({
   // Set when the state may be behind the stream: a lost race, an append of unknown outcome, records followed mid-write.
   let behind = false;
   let syncing: Promise<void> | undefined;
+  // The newest version the follower has seen committed: a catch-up reads at least that far.
+  let followed = 0;
   let snapshotting: Promise<void> | undefined;
   let failure: Error | undefined;
 
@@ -129,7 +131,12 @@ export const openStore = async <S extends object, E = unknown>({
   const catchUp = (): Promise<void> =>
     (syncing ??= (async () => {
       await Promise.allSettled([...inFlight]);
-      await log.read(durableVersion, apply);
+      // Records followed while a read ran may have committed after it looked: read again while that gets further.
+      for (;;) {
+        const before = durableVersion;
+        await log.read(durableVersion, apply);
+        if (durableVersion >= followed || durableVersion === before) break;
+      }
       head = durable;
       headVersion = durableVersion;
       behind = false;
@@ -138,6 +145,7 @@ export const openStore = async <S extends object, E = unknown>({
     }));
 
   const follower = log.follow(durableVersion, (records) => {
+    followed = Math.max(followed, records.at(-1)!.version);
     if (records.at(-1)!.version <= durableVersion) return;
     if (inFlight.size || syncing || behind || records[0]!.version > durableVersion + 1) {
       behind = true;
