@@ -41,7 +41,7 @@ export const startFollower = ({ pool, notifier, stream, after, onRecords, logger
         failing = false;
       } catch (error) {
         // Logged once per outage; the timer retries.
-        if (!failing) logger.warn({ err: error, stream, version }, 'reading the stream failed; retrying');
+        if (!failing) logger.warn({ err: error, stream, version }, 'reading or handling new records failed; retrying');
         failing = true;
       }
     } while (again && !closed);
