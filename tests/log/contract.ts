@@ -143,6 +143,35 @@ export const runLogContract = (subject: ContractSubject): void => {
       await reopened.log.close();
     });
 
+    it('reopens a store from its newest snapshot and the records after it to the same state', async () => {
+      const openUsers = async () =>
+        openStore<UsersState, UsersEvent>({
+          backend: await place.backend(),
+          stream: 'users',
+          initial: emptyUsersState(),
+          codec: usersSnapshotCodec,
+          logger: silentLogger(),
+          snapshotEvery: { records: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY },
+        });
+      const store = await openUsers();
+      const signUpOne = (i: number) => store.execute(signUp({ name: `User ${i}`, email: `user${i}@example.com` }, { id: `u-${i}`, createdAt: new Date(i).toISOString() }));
+      for (let i = 1; i <= 6; i++) await signUpOne(i);
+      await store.snapshot();
+      for (let i = 7; i <= 9; i++) await signUpOne(i);
+      const state = store.state;
+      await store.close();
+
+      const { log, restored, replayed } = await open();
+      await log.close();
+      const reopened = await openUsers();
+
+      expect(restored()?.version).toBe(6);
+      expect(replayed.map((record) => record.version)).toEqual([7, 8, 9]);
+      expect(reopened.version).toBe(9);
+      expect(reopened.state).toEqual(state);
+      await reopened.close();
+    });
+
     it('hands a subscriber the records after its cursor, then later ones, and resumes from where it stopped', async () => {
       const writer = await open();
       await appendAll(writer.log, 1, 3);
