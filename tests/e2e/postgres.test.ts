@@ -70,4 +70,19 @@ describeWithPostgres('the system on PostgreSQL (DATABASE_URL set)', () => {
     const codes = outcomes.map((outcome) => outcome.data.addUser.errors.map((error: { code: string }) => error.code).join());
     expect(codes.sort()).toEqual(['', 'EMAIL_TAKEN']);
   });
+
+  it('answers a sign-up with UNAVAILABLE while the database is down, and takes sign-ups again once it is back', async () => {
+    await cluster.kill();
+    let during;
+    try {
+      during = await gql(system.gatewayUrl, SIGN_UP, { input: { name: 'Barbara', email: 'barbara@example.com' } });
+    } finally {
+      await cluster.start();
+    }
+    const after = await gql(system.gatewayUrl, SIGN_UP, { input: { name: 'Barbara', email: 'barbara@example.com' } });
+
+    expect(during.errors?.map((error) => error.extensions?.code)).toEqual(['UNAVAILABLE']);
+    expect(during.errors?.[0]?.message).toMatch(/storage is unavailable/);
+    expect(after.data.addUser.errors).toEqual([]);
+  });
 });

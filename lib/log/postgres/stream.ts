@@ -37,7 +37,7 @@ export const openPostgresStream = async ({ pool, notifier, name, logger, restore
   }
   known = await readAll(pool, name, known, replay);
 
-  let queued: { record: LogRecord; line: string; done: (error?: Error) => void }[] = [];
+  const queued: { record: LogRecord; line: string; done: (error?: Error) => void }[] = [];
   let flushing: Promise<void> | undefined;
   // Set when an append failed: later appends were decided on a state that may be stale, until the writer reads.
   let stale: ((version: number) => Error) | undefined;
