@@ -3,7 +3,10 @@ import { GraphQLError } from 'graphql';
 /** Codes of the GraphQL errors this subgraph raises on purpose (sign-up refusals are `UserError` values instead). */
 export const UsersErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
-  /** The log could not be reached (its database is down): the sign-up was not confirmed; try again shortly. */
+  /**
+   * The log could not be reached (its database is down): the sign-up was not
+   * confirmed. It may still have been stored, so a retry can meet EMAIL_TAKEN.
+   */
   UNAVAILABLE: 'UNAVAILABLE',
 } as const;
 
