@@ -3,7 +3,7 @@ import type { LogBackend } from '../types';
 import { acknowledge } from './consumers';
 import { openFileLog } from './file-log';
 import { readLogHead } from './read';
-import { tailFileLog } from './tail';
+import { tailFileLog, type Tail } from './tail';
 
 export { openFileLog, LogCorruptError, type OpenFileLogOptions } from './file-log';
 export { tailFileLog, type Tail, type TailOptions } from './tail';
@@ -34,21 +34,34 @@ export const createFileBackend = ({ dataDir, syncEachRecord = false, pollMs }: F
   openStream: (name, options) => openFileLog({ ...options, dir: streamDir(dataDir, name), syncEachRecord }),
   subscribe(name, { after, consumer, onRecords, logger }) {
     const dir = streamDir(dataDir, name);
-    // Acknowledged before the first read, so that no segment this consumer needs is dropped meanwhile.
-    const registered = acknowledge(dir, consumer, after).catch((error: unknown) =>
-      logger.error({ err: error, dir, consumer }, 'cannot register this reader; the writer may drop segments it needs'),
-    );
-    return tailFileLog({
-      dir,
-      after,
-      logger,
-      ...(pollMs === undefined ? {} : { pollMs }),
-      onRecords: async (records) => {
-        await registered;
-        await onRecords(records);
-        await acknowledge(dir, consumer, records.at(-1)!.version);
+    let tail: Tail | undefined;
+    let closed = false;
+    // Registered before the first read, so that the writer drops no segment this reader still needs.
+    const started = acknowledge(dir, consumer, after)
+      .catch((error: unknown) => logger.error({ err: error, dir, consumer }, 'cannot register this reader; the writer may drop segments it needs'))
+      .then(() => {
+        if (closed) return;
+        tail = tailFileLog({
+          dir,
+          after,
+          logger,
+          ...(pollMs === undefined ? {} : { pollMs }),
+          onRecords: async (records) => {
+            await onRecords(records);
+            await acknowledge(dir, consumer, records.at(-1)!.version);
+          },
+        });
+      });
+    return {
+      get version() {
+        return tail?.version ?? after;
       },
-    });
+      async close() {
+        closed = true;
+        await started;
+        await tail?.close();
+      },
+    };
   },
   head: (name) => readLogHead(streamDir(dataDir, name)),
   close: async () => undefined,
