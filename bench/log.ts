@@ -6,11 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Draft } from 'immer';
 import pino from 'pino';
 import { openStore } from '../lib/store';
-import { writeSnapshot } from '../lib/log/snapshot';
+import { createFileBackend, writeSnapshot } from '../lib/log/file';
 import { addUser } from '../subgraphs/users/src/domain/recipes';
 import { emptyUsersState, signUp, usersSnapshotCodec, type UsersEvent, type UsersState } from '../subgraphs/users/src/domain';
 
@@ -21,7 +21,13 @@ const TARGET = { groupCommitGain: 10, startupMs: 5_000 };
 const logger = pino({ level: 'silent' });
 
 const openUsers = (dir: string, syncEachRecord = false) =>
-  openStore<UsersState, UsersEvent>({ dir, initial: emptyUsersState(), codec: usersSnapshotCodec, logger, syncEachRecord });
+  openStore<UsersState, UsersEvent>({
+    backend: createFileBackend({ dataDir: dirname(dir), syncEachRecord }),
+    stream: basename(dir),
+    initial: emptyUsersState(),
+    codec: usersSnapshotCodec,
+    logger,
+  });
 
 let counter = 0;
 const aSignUp = () => {

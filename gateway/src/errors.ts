@@ -15,6 +15,8 @@ export const GatewayErrorCode = {
  */
 export const EXPOSED_CODES: ReadonlySet<string> = new Set([
   ...Object.values(GatewayErrorCode),
+  // A subgraph's storage is down: the client may retry (users' UNAVAILABLE).
+  'UNAVAILABLE',
   // Apollo Server's own request errors, and the subgraphs' (BAD_USER_INPUT): the client sent something it can fix.
   // The subgraphs' refusals (EMAIL_TAKEN, …) are values in `data`, not errors.
   'BAD_USER_INPUT',

@@ -11,6 +11,10 @@ export const optionalUrl = z.url({ protocol: /^https?$/ }).optional();
 /** A path, resolved against the working directory. */
 export const path = (fallback: string) => z.string().min(1).default(fallback).transform((value) => resolve(value));
 const secret = z.string().min(16, 'must be at least 16 characters').optional();
+/** `postgres://user:password@host:5432/db`: the shared log of every replica. */
+const databaseUrl = z
+  .url({ protocol: /^postgres(ql)?$/, error: 'must be a URL like postgres://user:password@host:5432/db' })
+  .optional();
 
 /** Express's `trust proxy`: `true`, a hop count, or addresses/subnets (`loopback`, `10.0.0.0/8`, …). */
 const trustProxy = z
@@ -59,6 +63,8 @@ export const commonConfig = defineConfig({
     TRUST_PROXY: trustProxy,
     SHUTDOWN_GRACE_MS: positive(10_000),
     METRICS_TOKEN: secret,
+    /** Unset: the embedded backend under DATA_DIR (subgraphs) and counters in memory (gateway). */
+    DATABASE_URL: databaseUrl,
   }),
   requiredInProduction: {
     SUBGRAPH_SECRET: 'required in production: the shared secret the gateway sends and the subgraphs demand',

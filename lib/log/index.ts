@@ -1,12 +1,16 @@
-import { join } from 'node:path';
-
-export { openFileLog, LogCorruptError, type AppendLog, type OpenFileLogOptions } from './file-log';
-export { tailFileLog, type Tail, type TailOptions } from './tail';
-export { acknowledge } from './consumers';
-export { readLogHead } from './read';
-export { listSegments, listSnapshots, segmentFile } from './files';
-export { LogLockedError } from './lock';
-export type { LogRecord } from './record';
-
-/** Where the embedded backend keeps the log of `stream` (a service name). */
-export const streamDir = (dataDir: string, stream: string): string => join(dataDir, stream);
+export {
+  VersionConflictError,
+  LogUnavailableError,
+  type LogBackend,
+  type LogRecord,
+  type OpenStreamOptions,
+  type Snapshot,
+  type StreamLog,
+  type SubscribeOptions,
+  type Subscription,
+  type Closable,
+} from './types';
+export { createFileBackend, type FileBackendOptions } from './file';
+export { createMemoryBackend } from './memory';
+export { openLogBackend, type LogBackendConfig } from './open';
+export { openPostgresBackend, DatabaseUnreachableError, type PostgresBackendOptions } from './postgres';

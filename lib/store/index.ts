@@ -1,6 +1,6 @@
 import { applyPatches, enablePatches, freeze, produceWithPatches, type Draft, type Immutable, type Patch } from 'immer';
 import type { Logger } from 'pino';
-import { openFileLog, type LogRecord } from '../log';
+import { LogUnavailableError, VersionConflictError, type LogBackend, type LogRecord } from '../log';
 
 /**
  * What a command decides, given the current state: either a refusal (no
@@ -26,6 +26,8 @@ export interface Store<S, E> {
   execute<R>(command: Command<S, E, R>): Promise<R>;
   /** Writes a snapshot of the durable state now (one also runs by itself per `snapshotEvery`). */
   snapshot(): Promise<void>;
+  /** Reads what other writers (replicas) have appended so far: afterwards `state` includes it. */
+  catchUp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,15 +46,16 @@ export interface SnapshotPolicy {
 }
 
 export interface OpenStoreOptions<S> {
-  readonly dir: string;
+  readonly backend: LogBackend;
+  /** The stream this store writes: its service's name. */
+  readonly stream: string;
   readonly initial: S;
   readonly logger: Logger;
   readonly codec?: SnapshotCodec<S>;
   readonly snapshotEvery?: SnapshotPolicy;
-  /** One fsync per record: only to measure group commit against. */
-  readonly syncEachRecord?: boolean;
   /**
-   * Called once when an append fails (disk full, I/O error). The store then
+   * Called once when an append fails for good (disk full, I/O error; not a
+   * lost race, not an unreachable database). The store then
    * refuses every command: its newest state is no longer what the log holds,
    * so the process should exit and let a restart replay the log.
    */
@@ -73,44 +76,101 @@ enablePatches();
 /** Replayed patches go into `applyPatches` this many records at a time. */
 const REPLAY_BATCH = 1000;
 
+
+/**
+ * Opens the store on `stream` of `backend`: loads the newest snapshot and the
+ * records after it, then runs commands as compare-and-appends. A command that
+ * loses a race with another writer (a replica) runs again once the store has
+ * caught up, as do the commands pipelined behind it, in order.
+ */
 export const openStore = async <S extends object, E = unknown>({
-  dir,
+  backend,
+  stream,
   initial,
   logger,
   onAppend,
   codec = jsonCodec<S>(),
   snapshotEvery = DEFAULT_SNAPSHOT_POLICY,
-  syncEachRecord = false,
   onFailure,
 }: OpenStoreOptions<S>): Promise<Store<S, E>> => {
   // Frozen up front: Immer would otherwise deep-freeze the whole tree on the first write.
   let durable = freeze(structuredClone(initial), true) as Immutable<S>;
-  const restore = ({ body }: { body: string }) => {
+  let durableVersion = 0;
+  const restore = ({ body, version }: { body: string; version: number }) => {
     durable = freeze(codec.decode(body), true) as Immutable<S>;
+    durableVersion = version;
   };
-  const replay = (records: LogRecord[]) => {
-    for (let i = 0; i < records.length; i += REPLAY_BATCH) {
-      const patches: Patch[] = records.slice(i, i + REPLAY_BATCH).flatMap((record) => record.patches as Patch[]);
+  const apply = (records: LogRecord[]) => {
+    const fresh = records.filter((record) => record.version > durableVersion);
+    if (!fresh.length) return;
+    if (fresh[0]!.version !== durableVersion + 1) {
+      throw new Error(`${stream}: record ${fresh[0]!.version} follows ${durableVersion}; the stream has a gap`);
+    }
+    for (let i = 0; i < fresh.length; i += REPLAY_BATCH) {
+      const patches: Patch[] = fresh.slice(i, i + REPLAY_BATCH).flatMap((record) => record.patches as Patch[]);
       durable = applyPatches(durable, patches);
     }
+    durableVersion = fresh.at(-1)!.version;
   };
   const started = performance.now();
-  const log = await openFileLog({ dir, logger, restore, replay, syncEachRecord });
-  logger.info({ dir, version: log.version, ms: Math.round(performance.now() - started) }, 'state loaded');
+  const log = await backend.openStream(stream, { logger, restore, replay: apply });
+  logger.info({ stream, version: log.version, ms: Math.round(performance.now() - started) }, 'state loaded');
 
   let head = durable;
-  let headVersion = log.version;
-  let durableVersion = log.version;
+  let headVersion = durableVersion;
+  const inFlight = new Set<Promise<void>>();
+  // Set when the state may be behind the stream: a lost race, an append of unknown outcome, records followed mid-write.
+  let behind = false;
+  let syncing: Promise<void> | undefined;
+  // The newest version the follower has seen committed: a catch-up reads at least that far.
+  let followed = 0;
   let snapshotting: Promise<void> | undefined;
-  let failed = false;
+  let failure: Error | undefined;
+
+  /** Reads what other writers appended after the durable version; new commands wait for it. */
+  const catchUp = (): Promise<void> =>
+    (syncing ??= (async () => {
+      await Promise.allSettled([...inFlight]);
+      // Records followed while a read ran may have committed after it looked: read again while that gets further.
+      for (;;) {
+        const before = durableVersion;
+        await log.read(durableVersion, apply);
+        if (durableVersion >= followed || durableVersion === before) break;
+      }
+      head = durable;
+      headVersion = durableVersion;
+      behind = false;
+    })().finally(() => {
+      syncing = undefined;
+    }));
+
+  const follower = log.follow(durableVersion, (records) => {
+    followed = Math.max(followed, records.at(-1)!.version);
+    if (records.at(-1)!.version <= durableVersion) return;
+    if (inFlight.size || syncing || behind || records[0]!.version > durableVersion + 1) {
+      behind = true;
+      void catchUp().catch((error: unknown) => logger.warn({ err: error, stream }, 'catching up with the stream failed; retrying before the next command'));
+      return;
+    }
+    apply(records);
+    head = durable;
+    headVersion = durableVersion;
+  });
 
   const snapshot = () =>
     (snapshotting ??= log
       .snapshot(durableVersion, codec.encode(durable))
-      .catch((error: unknown) => logger.error({ err: error, dir }, 'snapshot failed; the log keeps every record'))
+      .catch((error: unknown) => logger.error({ err: error, stream }, 'snapshot failed; the log keeps every record'))
       .finally(() => {
         snapshotting = undefined;
       }));
+
+  const fail = (error: Error, version: number) => {
+    if (failure) return;
+    failure = error;
+    logger.fatal({ err: error, stream, version }, 'the log cannot be written: refusing every command from now on');
+    onFailure?.(error);
+  };
 
   return {
     get state() {
@@ -120,36 +180,58 @@ export const openStore = async <S extends object, E = unknown>({
       return durableVersion;
     },
     async execute(command) {
-      const decision = command(head);
-      if (!decision.recipe) return decision.result;
-      const [next, patches] = produceWithPatches(head, decision.recipe as (draft: Draft<Immutable<S>>) => void);
-      if (patches.length === 0 && !decision.events?.length) return decision.result;
-      const version = ++headVersion;
-      head = next;
-      const appendStarted = performance.now();
-      try {
-        await log.append({ version, patches, events: decision.events ?? [] });
-      } catch (error) {
-        if (!failed) {
-          failed = true;
-          logger.fatal({ err: error, dir, version }, 'the log cannot be written: refusing every command from now on');
-          onFailure?.(error as Error);
+      for (;;) {
+        if (failure) throw failure;
+        if (behind || syncing) {
+          await (behind ? catchUp() : syncing);
+          continue;
         }
-        throw error;
+        const decision = command(head);
+        if (!decision.recipe) return decision.result;
+        const [next, patches] = produceWithPatches(head, decision.recipe as (draft: Draft<Immutable<S>>) => void);
+        if (patches.length === 0 && !decision.events?.length) return decision.result;
+        const version = ++headVersion;
+        head = next;
+        const appendStarted = performance.now();
+        const appending = log.append({ version, patches, events: decision.events ?? [] });
+        inFlight.add(appending);
+        try {
+          await appending;
+        } catch (error) {
+          if (error instanceof VersionConflictError) {
+            behind = true;
+            continue;
+          }
+          if (error instanceof LogUnavailableError) {
+            behind = true;
+            throw error;
+          }
+          fail(error as Error, version);
+          throw error;
+        } finally {
+          inFlight.delete(appending);
+        }
+        onAppend?.((performance.now() - appendStarted) / 1000);
+        // Appends complete in order, so the newest durable state is the one at this version or later.
+        if (version > durableVersion) {
+          durableVersion = version;
+          durable = next;
+        }
+        const since = log.sinceSnapshot;
+        if (since.records >= snapshotEvery.records || since.bytes >= snapshotEvery.bytes) void snapshot();
+        return decision.result;
       }
-      onAppend?.((performance.now() - appendStarted) / 1000);
-      // Appends complete in order, so the newest durable state is the one at this version or later.
-      if (version > durableVersion) {
-        durableVersion = version;
-        durable = next;
-      }
-      const since = log.sinceSnapshot;
-      if (since.records >= snapshotEvery.records || since.bytes >= snapshotEvery.bytes) void snapshot();
-      return decision.result;
     },
     snapshot,
+    catchUp: () => {
+      behind = true;
+      return catchUp();
+    },
     async close() {
+      await follower.close();
       await snapshotting;
+      await Promise.allSettled([...inFlight]);
+      await syncing?.catch(() => undefined);
       await log.close();
     },
   };

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { listSnapshots } from '../../lib/log';
+import { listSnapshots } from '../../lib/log/file';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
 import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';

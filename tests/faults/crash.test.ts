@@ -1,6 +1,6 @@
 import { readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { listSegments } from '../../lib/log';
+import { listSegments } from '../../lib/log/file';
 import { eventually, gql } from '../helpers/graphql';
 import { freePort, portsEnv, spawnService, type ServiceProcess } from '../helpers/processes';
 import { startSmtpServer } from '../helpers/smtp';

@@ -1,8 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { GraphQLResponse } from '@apollo/server';
 import pino, { type Logger } from 'pino';
+import { createMemoryBackend } from '../../lib/log';
 import { openStore, type Store } from '../../lib/store';
 
 /** A logger that writes nothing. */
@@ -10,21 +8,19 @@ export const silentLogger = (): Logger => pino({ level: 'silent' });
 
 export interface TempStore<S, E> {
   readonly store: Store<S, E>;
-  readonly dir: string;
-  /** Closes the store and removes its directory. */
+  /** Closes the store. */
   readonly dispose: () => Promise<void>;
 }
 
-/** A real store on a fresh temp directory. */
+/** A real store on a fresh in-memory backend: no disk, no fsync. */
 export const openTempStore = async <S extends object, E = unknown>(initial: S, logger = silentLogger()): Promise<TempStore<S, E>> => {
-  const dir = await mkdtemp(join(tmpdir(), 'subgraph-test-'));
-  const store = await openStore<S, E>({ dir, initial, logger });
+  const backend = createMemoryBackend();
+  const store = await openStore<S, E>({ backend, stream: 'test', initial, logger });
   return {
     store,
-    dir,
     dispose: async () => {
       await store.close();
-      await rm(dir, { recursive: true, force: true });
+      await backend.close();
     },
   };
 };

@@ -71,6 +71,18 @@ describe('loadConfig', () => {
     expect(message).toMatch(/"https:\/\/bad\.example\.com\/path" is not an origin/);
   });
 
+  it('takes a PostgreSQL DATABASE_URL, refuses any other among the other problems, and never echoes it', () => {
+    expect(loadConfig(systemConfig, {}).DATABASE_URL).toBeUndefined();
+    expect(loadConfig(systemConfig, { DATABASE_URL: 'postgres://app:pw@db:5432/signup' }).DATABASE_URL).toBe('postgres://app:pw@db:5432/signup');
+    expect(loadConfig(systemConfig, { DATABASE_URL: 'postgresql://app@db/signup' }).DATABASE_URL).toBe('postgresql://app@db/signup');
+
+    const refuse = () => loadConfig(systemConfig, { DATABASE_URL: 'mysql://app:secret-pw@db/signup', GATEWAY_PORT: 'x' });
+
+    expect(refuse).toThrow(/^  DATABASE_URL: must be a URL like postgres:\/\//m);
+    expect(refuse).toThrow(/^  GATEWAY_PORT: /m);
+    expect(refuse).not.toThrow(/secret-pw/);
+  });
+
   it('parses the lists and the proxy setting', () => {
     expect(loadConfig(systemConfig, { CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://a.example.com', 'http://localhost:5173']);
     expect(loadConfig(systemConfig, { TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);

@@ -275,7 +275,7 @@ describe('federation', () => {
 });
 
 describe('error catalog', () => {
-  it('answers with every code of UsersErrorCode, each for the input it names', async () => {
+  it('answers with every code of UsersErrorCode but UNAVAILABLE, each for the input it names', async () => {
     await addUser('Ada', 'ada@example.com');
     const refusals = await Promise.all(
       [
@@ -292,6 +292,7 @@ describe('error catalog', () => {
       UsersErrorCode.EMAIL_TAKEN,
       UsersErrorCode.BAD_USER_INPUT,
     ]);
-    expect(new Set(produced)).toEqual(new Set(Object.values(UsersErrorCode)));
+    // UNAVAILABLE needs a database that is down: tests/e2e/postgres.test.ts provokes it.
+    expect(new Set([...produced, UsersErrorCode.UNAVAILABLE])).toEqual(new Set(Object.values(UsersErrorCode)));
   });
 });

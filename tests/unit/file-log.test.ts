@@ -1,14 +1,15 @@
 import { appendFile, open, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { segmentFile, LogCorruptError, LogLockedError, openFileLog, tailFileLog, type AppendLog, type LogRecord } from '../../lib/log';
-import { encodeRecord } from '../../lib/log/record';
+import type { LogRecord, StreamLog } from '../../lib/log';
+import { segmentFile, LogCorruptError, LogLockedError, openFileLog, tailFileLog } from '../../lib/log/file';
+import { encodeRecord } from '../../lib/log/file/record';
 import { aLogRecord } from '../helpers/builders';
 import { capturingLogger, makeTempDir, removeTempDir, silentLogger, WARN } from '../helpers/temp-dir';
 
 let dir: string;
 let file: string;
-const opened: AppendLog[] = [];
+const opened: StreamLog[] = [];
 
 beforeEach(async () => {
   dir = await makeTempDir('file-log-');
@@ -27,7 +28,7 @@ const openLog = async (logger: Logger = silentLogger()) => {
   return { log, replayed };
 };
 
-const close = async (log: AppendLog) => {
+const close = async (log: StreamLog) => {
   opened.splice(opened.indexOf(log), 1);
   await log.close();
 };

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { acknowledge, listSegments, listSnapshots, tailFileLog, type LogRecord } from '../../lib/log';
+import { basename, dirname, join } from 'node:path';
+import type { LogRecord } from '../../lib/log';
+import { acknowledge, createFileBackend, listSegments, listSnapshots, tailFileLog } from '../../lib/log/file';
 import { openStore, type SnapshotPolicy, type Store } from '../../lib/store';
 import {
   emptyUsersState,
@@ -22,7 +23,14 @@ afterEach(() => removeTempDir(root));
 const NEVER: SnapshotPolicy = { records: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY };
 
 const openUsers = (dir: string, snapshotEvery: SnapshotPolicy = NEVER, logger = silentLogger()) =>
-  openStore<UsersState, UsersEvent>({ dir, initial: emptyUsersState(), codec: usersSnapshotCodec, snapshotEvery, logger });
+  openStore<UsersState, UsersEvent>({
+    backend: createFileBackend({ dataDir: dirname(dir) }),
+    stream: basename(dir),
+    initial: emptyUsersState(),
+    codec: usersSnapshotCodec,
+    snapshotEvery,
+    logger,
+  });
 
 const signUpMany = async (store: Store<UsersState, UsersEvent>, count: number, from = store.state.count) => {
   for (let i = from + 1; i <= from + count; i++) {

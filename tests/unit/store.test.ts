@@ -1,6 +1,6 @@
 import { copyFile, mkdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { listSegments } from '../../lib/log';
+import { basename, dirname, join } from 'node:path';
+import { createFileBackend, listSegments } from '../../lib/log/file';
 import { openStore, type Store } from '../../lib/store';
 import { emptyUsersState, signUp, userById, usersAfter, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
 import { aSignUp, made } from '../helpers/builders';
@@ -18,7 +18,12 @@ afterEach(async () => {
 });
 
 const openUsers = async (dir = join(root, 'users')) => {
-  const store = await openStore<UsersState, UsersEvent>({ dir, initial: emptyUsersState(), logger: silentLogger() });
+  const store = await openStore<UsersState, UsersEvent>({
+    backend: createFileBackend({ dataDir: dirname(dir) }),
+    stream: basename(dir),
+    initial: emptyUsersState(),
+    logger: silentLogger(),
+  });
   stores.push(store as Store<object, unknown>);
   return store;
 };

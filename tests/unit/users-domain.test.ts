@@ -1,5 +1,6 @@
 import { applyPatches, enablePatches, freeze, produceWithPatches, type Draft, type Immutable } from 'immer';
 import { TRIE_LEVELS, trieGet } from '../../lib/hash-trie';
+import { createFileBackend } from '../../lib/log/file';
 import { openStore, type Store } from '../../lib/store';
 import {
   emptyUsersState,
@@ -209,7 +210,7 @@ describe('signUp through the store', () => {
 
   beforeEach(async () => {
     dir = await makeTempDir('users-domain-');
-    store = await openStore<UsersState, UsersEvent>({ dir, initial: emptyUsersState(), logger: silentLogger() });
+    store = await openStore<UsersState, UsersEvent>({ backend: createFileBackend({ dataDir: dir }), stream: 'users', initial: emptyUsersState(), logger: silentLogger() });
   });
   afterEach(async () => {
     await store.close();

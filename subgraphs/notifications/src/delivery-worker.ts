@@ -1,4 +1,5 @@
 import type { Logger } from '../../../lib/logger';
+import { LogUnavailableError } from '../../../lib/log';
 import type { Store } from '../../../lib/store';
 import { beginAttempt, recordOutcome, renderWelcomeEmail, type NotificationsState } from './domain';
 import { isPermanent, type Mailer } from './mailer';
@@ -73,7 +74,11 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, concurr
     while (!closed && inFlight.size < concurrency && due.length) {
       const id = due.shift()!;
       const run = attempt(id)
-        .catch((error: unknown) => logger.error({ err: error, deliveryId: id }, 'delivery attempt crashed'))
+        .catch((error: unknown) => {
+          logger.error({ err: error, deliveryId: id }, 'delivery attempt crashed');
+          // The log was out of reach (a database down): the delivery is still queued, so try again later.
+          if (error instanceof LogUnavailableError) schedule(id, backoffMs(1, retry));
+        })
         .finally(() => {
           inFlight.delete(id);
           pump();

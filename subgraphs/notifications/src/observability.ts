@@ -16,8 +16,9 @@ export const createNotificationsMetrics = (lag: () => Promise<{ head: number; co
     help: "Records in the users' log that the notifications consumer has not processed yet",
     registers,
     async collect() {
-      const { head, consumed } = await lag();
-      this.set(Math.max(0, head - consumed));
+      // The users' stream may be out of reach (a database down): the gauge keeps its last value rather than fail the scrape.
+      const measured = await lag().catch(() => undefined);
+      if (measured) this.set(Math.max(0, measured.head - measured.consumed));
     },
   });
   return {

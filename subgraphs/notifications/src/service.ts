@@ -3,7 +3,7 @@ import type { NotificationsConfig } from './config';
 import type { Logger } from '../../../lib/logger';
 import { graphqlMetricsPlugin } from '../../../lib/metrics';
 import { listenService, type RunningService } from '../../../lib/service';
-import { readLogHead, streamDir } from '../../../lib/log';
+import { openLogBackend } from '../../../lib/log';
 import { openStore } from '../../../lib/store';
 import { startUserEventsConsumer } from './consumer';
 import type { Context } from './context';
@@ -26,17 +26,21 @@ export const startNotificationsService = async (
   onFatal?: (error: Error) => void,
 ): Promise<RunningService> => {
   const logger = baseLogger.child({ service: 'notifications' });
-  const usersLogDir = streamDir(config.DATA_DIR, 'users');
+  const backend = await openLogBackend(config, logger);
   let consumed = () => 0;
-  const lag = async () => ({ head: await readLogHead(usersLogDir), consumed: consumed() });
+  const lag = async () => ({ head: await backend.head('users'), consumed: consumed() });
   const metrics = createNotificationsMetrics(lag);
   const store = await openStore<NotificationsState, never>({
-    dir: streamDir(config.DATA_DIR, 'notifications'),
+    backend,
+    stream: 'notifications',
     initial: emptyNotificationsState(),
     logger,
     onFailure: onFatal,
     snapshotEvery: { records: config.SNAPSHOT_EVERY_RECORDS, bytes: config.SNAPSHOT_EVERY_BYTES },
     onAppend: (seconds) => metrics.appends.observe(seconds),
+  }).catch(async (error: unknown) => {
+    await backend.close();
+    throw error;
   });
   consumed = () => store.state.cursor;
   const now = () => new Date();
@@ -47,9 +51,9 @@ export const startNotificationsService = async (
   const retry = { baseMs: config.SMTP_RETRY_BASE_MS, maxMs: config.SMTP_RETRY_MAX_MS };
   const worker = startDeliveryWorker({ store, mailer, logger, retry, now });
   for (const delivery of queuedDeliveries(store.state)) worker.schedule(delivery.id);
-  const consumer = await startUserEventsConsumer({
+  const consumer = startUserEventsConsumer({
     store,
-    usersLogDir,
+    backend,
     messageIdDomain: messageIdDomainOf(config.MAIL_FROM),
     now,
     logger,
@@ -60,6 +64,7 @@ export const startNotificationsService = async (
     await worker.close();
     mailer.close();
     await store.close();
+    await backend.close();
   };
   const context: Context = { store, logger, sendSoon: (id) => worker.schedule(id) };
   // Ready once the consumer has caught up with the users' log after start; later lag is a metric, not a reason to leave rotation.

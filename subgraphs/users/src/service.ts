@@ -4,7 +4,7 @@ import type { UsersConfig } from './config';
 import type { Logger } from '../../../lib/logger';
 import { createAppendHistogram, createServiceMetrics, graphqlMetricsPlugin } from '../../../lib/metrics';
 import { listenService, type RunningService } from '../../../lib/service';
-import { streamDir } from '../../../lib/log';
+import { openLogBackend } from '../../../lib/log';
 import { openStore } from '../../../lib/store';
 import type { Context } from './context';
 import { emptyUsersState, usersSnapshotCodec, type UsersEvent, type UsersState } from './domain';
@@ -25,22 +25,31 @@ export const startUsersService = async (
     labelNames: ['outcome'],
     registers: [metrics.registry],
   });
+  const backend = await openLogBackend(config, logger);
   const store = await openStore<UsersState, UsersEvent>({
-    dir: streamDir(config.DATA_DIR, 'users'),
+    backend,
+    stream: 'users',
     initial: emptyUsersState(),
     codec: usersSnapshotCodec,
     logger,
     onFailure: onFatal,
     snapshotEvery: { records: config.SNAPSHOT_EVERY_RECORDS, bytes: config.SNAPSHOT_EVERY_BYTES },
     onAppend: (seconds) => appends.observe(seconds),
+  }).catch(async (error: unknown) => {
+    await backend.close();
+    throw error;
   });
+  const stop = async () => {
+    await store.close();
+    await backend.close();
+  };
   const context: Context = { store, logger, newId: randomUUID, now: () => new Date(), onSignUp: (outcome) => signUps.inc({ outcome }) };
   try {
     return await listenService({
       name: 'users',
       apollo: createUsersServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),
       context: async (scope) => ({ ...context, logger: scope.logger }),
-      // The one writer of its log: once the store is open (replayed), its state is the newest there is.
+      // Once the store is open (replayed) it serves; replicas follow the stream from there.
       ready: () => true,
       host: config.HOST,
       port: config.USERS_PORT,
@@ -50,10 +59,10 @@ export const startUsersService = async (
       secret: config.SUBGRAPH_SECRET,
       metrics,
       metricsToken: config.METRICS_TOKEN,
-      onStop: () => store.close(),
+      onStop: stop,
     });
   } catch (error) {
-    await store.close();
+    await stop();
     throw error;
   }
 };

@@ -1,12 +1,5 @@
 import { crc32 } from 'node:zlib';
-import type { Patch } from 'immer';
-
-/** One committed command: the patches that take version - 1 to version, and the events it emitted. */
-export interface LogRecord<E = unknown> {
-  readonly version: number;
-  readonly patches: readonly Patch[];
-  readonly events: readonly E[];
-}
+import type { LogRecord } from '../types';
 
 export const RECORD_FORMAT = 1;
 

@@ -3,7 +3,7 @@ import { mkdir, open } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { listSegments } from './files';
 import { readSegment } from './read';
-import type { LogRecord } from './record';
+import type { LogRecord } from '../types';
 
 export interface TailOptions {
   readonly dir: string;

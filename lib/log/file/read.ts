@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { listSegments } from './files';
-import { decodeLine, parseChunk, type LogRecord } from './record';
+import type { LogRecord } from '../types';
+import { decodeLine, parseChunk } from './record';
 
 const READ_CHUNK = 8 * 1024 * 1024;
 

@@ -1,39 +1,19 @@
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
 import { lowestAcknowledged } from './consumers';
 import { fsyncDir, listSegments, listSnapshots, segmentFile } from './files';
 import { acquireLock } from './lock';
+import type { LogRecord, OpenStreamOptions, StreamLog } from '../types';
 import { readSegment } from './read';
-import { decodeLine, encodeRecord, type LogRecord } from './record';
+import { decodeLine, encodeRecord } from './record';
 import { readNewestSnapshot, writeSnapshot } from './snapshot';
 
 export class LogCorruptError extends Error {
   override readonly name = 'LogCorruptError';
 }
 
-export interface AppendLog {
-  /** The newest durable version: 0 for an empty log. */
-  readonly version: number;
-  /** Appends the record for the next version; resolves once it is on disk. */
-  append(record: LogRecord): Promise<void>;
-  /**
-   * Writes a snapshot of the state at `version` (durable), then drops the
-   * segments and snapshots that recovery and every reader no longer need.
-   */
-  snapshot(version: number, chunks: Iterable<string>): Promise<void>;
-  /** Records and bytes appended since the last snapshot began (or since open). */
-  readonly sinceSnapshot: { readonly records: number; readonly bytes: number };
-  close(): Promise<void>;
-}
-
-export interface OpenFileLogOptions {
+export interface OpenFileLogOptions extends OpenStreamOptions {
   readonly dir: string;
-  readonly logger: Logger;
-  /** Receives the newest valid snapshot, before any record is replayed. */
-  readonly restore?: (snapshot: { readonly version: number; readonly body: string }) => void;
-  /** Receives the records after the snapshot in order, in batches, before `openFileLog` resolves. */
-  readonly replay: (records: LogRecord[]) => void;
   /** One fsync per record instead of group commit: only to measure what group commit saves. */
   readonly syncEachRecord?: boolean;
 }
@@ -78,7 +58,7 @@ const recover = async ({ dir, logger, restore, replay }: OpenFileLogOptions): Pr
   let version = 0;
   if (snapshot) {
     if (!restore) throw new LogCorruptError(`${snapshot.file}: a snapshot is there but nothing can restore it`);
-    restore(snapshot);
+    restore({ version: snapshot.version, body: snapshot.body });
     version = snapshot.version;
   }
   const segments = await listSegments(dir);
@@ -122,12 +102,35 @@ const recover = async ({ dir, logger, restore, replay }: OpenFileLogOptions): Pr
   return { version, active: needed.at(-1)?.file ?? segmentFile(dir, version + 1) };
 };
 
+/** Hands the durable records after `after` to `onRecords`, segment by segment; resolves with the newest version read. */
+const readAfter = async (dir: string, after: number, onRecords: (records: LogRecord[]) => void): Promise<number> => {
+  const segments = await listSegments(dir);
+  let version = after;
+  for (const [i, { file }] of segments.entries()) {
+    if ((segments[i + 1]?.first ?? Number.POSITIVE_INFINITY) <= after + 1) continue;
+    const handle = await open(file, 'r');
+    try {
+      for await (const chunk of readSegment(handle)) {
+        const fresh = chunk.records.filter((record) => record.version > version);
+        if (fresh.length) {
+          onRecords(fresh);
+          version = fresh.at(-1)!.version;
+        }
+        if (chunk.bad) throw new LogCorruptError(`${file}: bad record at byte ${chunk.end} (${chunk.bad})`);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  return version;
+};
+
 /**
  * Opens the log in `dir` as its one writer: restores the newest snapshot,
  * replays the records after it, and appends with group commit (records that
  * arrive while an fsync runs share the next one).
  */
-export const openFileLog = async (options: OpenFileLogOptions): Promise<AppendLog> => {
+export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLog> => {
   const { dir, logger, syncEachRecord = false } = options;
   await mkdir(dir, { recursive: true });
   const lock = await acquireLock(dir);
@@ -150,6 +153,7 @@ export const openFileLog = async (options: OpenFileLogOptions): Promise<AppendLo
   let failure: Error | undefined;
   let rotate = false;
   let sinceSnapshot = { records: 0, bytes: 0 };
+  let closed = false;
 
   const write = async (batch: typeof queued) => {
     if (rotate) {
@@ -225,7 +229,19 @@ export const openFileLog = async (options: OpenFileLogOptions): Promise<AppendLo
     get sinceSnapshot() {
       return sinceSnapshot;
     },
+    read: (after, onRecords) => {
+      // Records being written are in the file before their fsync: only durable ones count.
+      const limit = durable;
+      return readAfter(dir, Math.min(after, limit), (records) => {
+        const upTo = records.filter((record) => record.version <= limit);
+        if (upTo.length) onRecords(upTo);
+      }).then((version) => Math.min(version, limit));
+    },
+    // The lock makes this process the one writer: nobody else appends.
+    follow: () => ({ close: async () => undefined }),
     async close() {
+      if (closed) return;
+      closed = true;
       await flushing;
       await handle.close();
       await lock.release();

@@ -1,0 +1,15 @@
+import type { Logger } from 'pino';
+import { createFileBackend } from './file';
+import { openPostgresBackend } from './postgres';
+import type { LogBackend } from './types';
+
+export interface LogBackendConfig {
+  /** Set: the PostgreSQL backend, shared by replicas. */
+  readonly DATABASE_URL?: string | undefined;
+  /** Otherwise the embedded backend keeps its files here. */
+  readonly DATA_DIR: string;
+}
+
+/** The backend a service runs on: PostgreSQL when `DATABASE_URL` is set, else files under `DATA_DIR`. */
+export const openLogBackend = async ({ DATABASE_URL, DATA_DIR }: LogBackendConfig, logger: Logger): Promise<LogBackend> =>
+  DATABASE_URL ? openPostgresBackend({ url: DATABASE_URL, logger }) : createFileBackend({ dataDir: DATA_DIR });

@@ -1,0 +1,88 @@
+import { Pool, type PoolConfig } from 'pg';
+import type { Logger } from 'pino';
+import type { LogBackend } from '../types';
+import { startFollower } from './follower';
+import { startNotifier } from './notifier';
+import { migrate } from './schema';
+import { openPostgresStream } from './stream';
+
+export interface PostgresBackendOptions {
+  /** `postgres://user:password@host:port/database` */
+  readonly url: string;
+  readonly logger: Logger;
+  /** How often followers query for records whose notification never came. */
+  readonly pollMs?: number;
+  /** Connecting, and each statement, give up after this long: commands fail quickly while the database is away. */
+  readonly timeoutMs?: number;
+  /** Connections of this service's pool. */
+  readonly maxConnections?: number;
+}
+
+export class DatabaseUnreachableError extends Error {
+  override readonly name = 'DatabaseUnreachableError';
+}
+
+/** `url` without its password, fit for logs and error messages. */
+export const redactUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+};
+
+/**
+ * The PostgreSQL backend: the streams of every service in one table keyed by
+ * (stream, version), so that replicas share one state. Creates its tables at
+ * start; refuses to start when the database cannot be reached.
+ */
+export const openPostgresBackend = async ({
+  url,
+  logger,
+  pollMs = 1_000,
+  timeoutMs = 5_000,
+  maxConnections = 10,
+}: PostgresBackendOptions): Promise<LogBackend> => {
+  const config: PoolConfig = {
+    connectionString: url,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    statement_timeout: timeoutMs,
+    max: maxConnections,
+  };
+  const pool = new Pool(config);
+  // An idle connection dropped by a database restart must not take the process down; the next query reconnects.
+  pool.on('error', (error) => logger.warn({ err: error }, 'an idle database connection failed'));
+  try {
+    await migrate(pool);
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new DatabaseUnreachableError(
+      `cannot use the database at DATABASE_URL=${redactUrl(url)}: ${(error as Error).message}. ` +
+        'Check that PostgreSQL runs there and accepts this user, or unset DATABASE_URL to use the embedded log under DATA_DIR',
+      { cause: error },
+    );
+  }
+  const notifier = startNotifier({ connectionString: url, connectionTimeoutMillis: timeoutMs }, logger);
+  logger.info({ database: redactUrl(url) }, 'log backend: PostgreSQL');
+
+  return {
+    openStream: (name, options) => openPostgresStream({ ...options, pool, notifier, name, pollMs }),
+    subscribe: (name, { after, onRecords, logger: subscriberLogger }) =>
+      // The cursor lives in the consumer's own state, so the database keeps nothing per consumer.
+      startFollower({ pool, notifier, stream: name, after, onRecords, logger: subscriberLogger, pollMs }),
+    async head(name) {
+      const { rows } = await pool.query<{ head: string }>(
+        'SELECT coalesce(max(version), 0) AS head FROM log_records WHERE stream = $1',
+        [name],
+      );
+      return Number(rows[0]?.head ?? 0);
+    },
+    async close() {
+      await notifier.close();
+      await pool.end();
+    },
+  };
+};

@@ -1,0 +1,106 @@
+import type { Patch } from 'immer';
+import type { Logger } from 'pino';
+
+/** One committed command: the patches that take version - 1 to version, and the events it emitted. */
+export interface LogRecord<E = unknown> {
+  readonly version: number;
+  readonly patches: readonly Patch[];
+  readonly events: readonly E[];
+}
+
+/** The newest snapshot of a stream: the state at `version`, as its codec wrote it. */
+export interface Snapshot {
+  readonly version: number;
+  readonly body: string;
+}
+
+/**
+ * An append lost a race: another writer holds that version. Nothing of the
+ * refused append was written; the writer reads what it missed and decides again.
+ */
+export class VersionConflictError extends Error {
+  override readonly name = 'VersionConflictError';
+  constructor(
+    readonly stream: string,
+    readonly version: number,
+  ) {
+    super(`${stream}: version ${version} was written by another writer`);
+  }
+}
+
+/**
+ * The log could not be reached (database down, timeout). Whether the append
+ * landed is unknown: the writer reads the stream again before its next append.
+ */
+export class LogUnavailableError extends Error {
+  override readonly name = 'LogUnavailableError';
+}
+
+export interface OpenStreamOptions {
+  readonly logger: Logger;
+  /** Receives the newest valid snapshot, before any record is replayed. */
+  readonly restore?: (snapshot: Snapshot) => void;
+  /** Receives the records after the snapshot in order, in batches, before the stream opens. */
+  readonly replay: (records: LogRecord[]) => void;
+}
+
+/** Stops a follow or a subscription; resolves once no handler runs any more. */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/** One service's own stream, opened for writing. */
+export interface StreamLog {
+  /** The newest version this writer knows to be durable: 0 for an empty stream. */
+  readonly version: number;
+  /**
+   * Appends `record` as its version, if no other writer holds it. Appends
+   * complete in order; one refused with `VersionConflictError` (or
+   * `LogUnavailableError`) fails every append queued behind it, and the stream
+   * refuses appends until the writer has caught up with `read`.
+   */
+  append(record: LogRecord): Promise<void>;
+  /** Hands the records after `after` to `onRecords` in order, in batches; resolves with the newest version read. */
+  read(after: number, onRecords: (records: LogRecord[]) => void): Promise<number>;
+  /**
+   * Calls `onRecords` with records after `after` that other writers append.
+   * A single-writer backend has nothing to follow.
+   */
+  follow(after: number, onRecords: (records: LogRecord[]) => void): Closable;
+  /** Stores a snapshot of the state at `version` (durable), and drops what nothing needs any more. */
+  snapshot(version: number, chunks: Iterable<string>): Promise<void>;
+  /** Records and bytes appended since the last snapshot began (or since open). */
+  readonly sinceSnapshot: { readonly records: number; readonly bytes: number };
+  close(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  /** Records up to and including this version are skipped: the consumer's durable cursor. */
+  readonly after: number;
+  /** Who reads: a backend may keep what this consumer has yet to read. */
+  readonly consumer: string;
+  /**
+   * Called with each batch of new records, in order; the next batch waits for
+   * it. A throw hands the batch over again. Once it resolves the records count
+   * as consumed (the consumer has stored its cursor).
+   */
+  readonly onRecords: (records: LogRecord[]) => Promise<void>;
+  readonly logger: Logger;
+}
+
+/** Reading another service's stream from a durable cursor. */
+export interface Subscription extends Closable {
+  /** The newest version handed to `onRecords` and completed. */
+  readonly version: number;
+}
+
+/** Where the streams live: files under a folder, memory, or a database. */
+export interface LogBackend {
+  /** Opens the stream `name` for writing: restores its newest snapshot and replays the records after it. */
+  openStream(name: string, options: OpenStreamOptions): Promise<StreamLog>;
+  /** Follows the stream `name` (another service's) from a cursor. */
+  subscribe(name: string, options: SubscribeOptions): Subscription;
+  /** The newest version of the stream `name`: 0 when it has none. */
+  head(name: string): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { LogUnavailableError, openPostgresBackend, type LogBackend, type LogRecord } from '../../lib/log';
+import { openStore } from '../../lib/store';
+import { emptyUsersState, signUp, usersAfter, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
+import { aLogRecord } from '../helpers/builders';
+import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
+import { freePort, spawnService } from '../helpers/processes';
+import { silentLogger } from '../helpers/temp-dir';
+
+describeWithPostgres('PostgreSQL log backend when the database goes away', () => {
+  let cluster: PostgresCluster;
+  let databases = 0;
+  const backends: LogBackend[] = [];
+  beforeAll(async () => {
+    cluster = await startPostgres();
+  });
+  afterEach(async () => {
+    for (const backend of backends.splice(0)) await backend.close();
+  });
+  afterAll(() => cluster?.stop());
+
+  const openBackend = async (url: string, pollMs = 60_000) => {
+    const backend = await openPostgresBackend({ url, logger: silentLogger(), pollMs, timeoutMs: 1_000 });
+    backends.push(backend);
+    return backend;
+  };
+  const aSignUp = (email: string) => signUp({ name: 'Someone', email }, { id: randomUUID(), createdAt: new Date(0).toISOString() });
+
+  it('refuses to start with an error that names DATABASE_URL but not the password', async () => {
+    const url = `postgres://app:hunter2@127.0.0.1:${await freePort()}/nowhere`;
+
+    const opening = openPostgresBackend({ url, logger: silentLogger(), timeoutMs: 1_000 });
+
+    await expect(opening).rejects.toThrow(/DATABASE_URL=postgres:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/nowhere/);
+    await expect(opening).rejects.not.toThrow(/hunter2/);
+  });
+
+  it('exits with 1 at start when DATABASE_URL points at no database, naming the variable and hiding the password', async () => {
+    const url = `postgres://app:hunter2@127.0.0.1:${await freePort()}/nowhere`;
+    const users = spawnService('subgraphs/users/src/main.ts', { DATABASE_URL: url, USERS_PORT: '0' });
+
+    expect(await users.exited()).toBe(1);
+    // The service logger masks what looks like an email address, so the host may show as [email].
+    expect(users.output()).toMatch(/users failed to start[\s\S]*cannot use the database at DATABASE_URL=postgres:\/\/app:\S+\/nowhere/);
+    expect(users.output()).not.toContain('hunter2');
+  });
+
+  it('fails commands with LogUnavailableError while the database is down, and goes on by itself once it is back', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const store = await openStore<UsersState, UsersEvent>({ backend: await openBackend(url), stream: 'users', initial: emptyUsersState(), logger: silentLogger() });
+    await store.execute(aSignUp('before@example.com'));
+
+    await cluster.kill();
+    try {
+      await expect(store.execute(aSignUp('during@example.com'))).rejects.toBeInstanceOf(LogUnavailableError);
+      await expect(store.execute(aSignUp('during-again@example.com'))).rejects.toBeInstanceOf(LogUnavailableError);
+    } finally {
+      await cluster.start();
+    }
+    const after = await store.execute(aSignUp('after@example.com'));
+
+    expect(after.errors).toEqual([]);
+    expect(store.state.count).toBe(2);
+    expect(store.version).toBe(2);
+    await store.close();
+  });
+
+  it('loses no acknowledged command of two replicas when the database crashes and restarts under them', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const openReplica = async () =>
+      openStore<UsersState, UsersEvent>({ backend: await openBackend(url, 100), stream: 'users', initial: emptyUsersState(), logger: silentLogger() });
+    const replicas = [await openReplica(), await openReplica()];
+    const acknowledged: string[] = [];
+    const unavailable: string[] = [];
+    let restarted = false;
+    let n = 0;
+    let tenAcknowledged!: () => void;
+    const ten = new Promise<void>((resolve) => (tenAcknowledged = resolve));
+    // Each replica signs users up one after another until the database has been restarted and a few more went through.
+    const client = async (replica: (typeof replicas)[number]) => {
+      for (let after = 0; after < 5; ) {
+        const email = `user${++n}@example.com`;
+        try {
+          const { errors } = await replica.execute(aSignUp(email));
+          expect(errors).toEqual([]);
+          if (acknowledged.push(email) === 10) tenAcknowledged();
+          if (restarted) after++;
+        } catch (error) {
+          expect(error).toBeInstanceOf(LogUnavailableError);
+          unavailable.push(email);
+        }
+      }
+    };
+    const clients = replicas.map(client);
+    await ten;
+    await cluster.restart();
+    restarted = true;
+    await Promise.all(clients);
+
+    for (const replica of replicas) await replica.catchUp();
+    const stored = (replica: (typeof replicas)[number]) => usersAfter(replica.state, 0, 1000).users.map((user) => user.email);
+    expect(stored(replicas[1]!)).toEqual(stored(replicas[0]!));
+    expect(stored(replicas[0]!)).toEqual(expect.arrayContaining(acknowledged));
+    // A command whose append was in flight when the database went down may have landed: only those may be extra.
+    expect(stored(replicas[0]!).filter((email) => !acknowledged.includes(email)).every((email) => unavailable.includes(email))).toBe(true);
+    await Promise.all(replicas.map((replica) => replica.close()));
+  });
+
+  it('keeps following a stream after the database restarts: the LISTEN connection comes back by itself', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const writer = await (await openBackend(url)).openStream('users', { logger: silentLogger(), replay: () => undefined });
+    // No polling to speak of: only notifications, and the catch-up after reconnecting, can deliver.
+    const reader = await (await openBackend(url)).openStream('users', { logger: silentLogger(), replay: () => undefined });
+    const seen: number[] = [];
+    let reached: (() => void) | undefined;
+    const follower = reader.follow(0, (records: LogRecord[]) => {
+      seen.push(...records.map((record) => record.version));
+      if (seen.includes(2)) reached?.();
+    });
+    const arrived = new Promise<void>((resolve) => (reached = resolve));
+    await writer.append(aLogRecord(1));
+
+    await cluster.restart();
+    await writer.append(aLogRecord(2));
+    await arrived;
+    await follower.close();
+
+    expect(seen).toEqual([1, 2]);
+    await Promise.all([writer.close(), reader.close()]);
+  });
+});
