@@ -1,5 +1,16 @@
-import type { ApolloServerOptions, ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { readFileSync } from 'node:fs';
+import { ApolloServer, type ApolloServerOptions, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { ConfigOf, subgraphConfig } from '../config';
+import { openLogBackend, type LogBackend } from '../log';
+import type { Logger } from '../logger';
+import { createAppendHistogram, createServiceMetrics, graphqlMetricsPlugin, type ServiceMetrics } from '../metrics';
+import { openStore, type SnapshotCodec, type Store } from '../store';
+import { listenService, type RunningService } from './listen';
+
+type SubgraphConfig = ConfigOf<typeof subgraphConfig>;
 
 export interface SubgraphServerOptions<C extends BaseContext> {
   /** No introspection, no stack traces in answers. */
@@ -8,7 +19,7 @@ export interface SubgraphServerOptions<C extends BaseContext> {
 }
 
 /** What every subgraph's Apollo server shares: only the gateway calls it, so no landing page and no CORS. */
-export const subgraphServerOptions = <C extends BaseContext>({ production = false, plugins = [] }: SubgraphServerOptions<C>) =>
+const subgraphServerOptions = <C extends BaseContext>({ production = false, plugins = [] }: SubgraphServerOptions<C>) =>
   ({
     introspection: !production,
     includeStacktraceInErrorResponses: !production,
@@ -19,3 +30,86 @@ export const subgraphServerOptions = <C extends BaseContext>({ production = fals
     // The process owner (lib/main.ts) stops services in order on SIGINT/SIGTERM.
     stopOnTerminationSignals: false,
   }) satisfies Partial<ApolloServerOptions<C>>;
+
+/** A subgraph's Apollo server from its schema file and resolvers: no state, no network; the caller supplies the context. */
+export const createSubgraphServer = <C extends BaseContext>(schemaFile: string, resolvers: unknown, options: SubgraphServerOptions<C> = {}) =>
+  new ApolloServer<C>({
+    schema: buildSubgraphSchema({ typeDefs: parse(readFileSync(schemaFile, 'utf8')), resolvers: resolvers as never }),
+    ...subgraphServerOptions(options),
+  });
+
+/** What a subgraph makes of its open store: its server, its resolvers' context, and what it runs beside them. */
+export interface SubgraphParts<C extends BaseContext & { readonly logger: Logger }> {
+  readonly createServer: (options: SubgraphServerOptions<C>) => ApolloServer<C>;
+  /** The context every request shares; each request gets its own logger on top. */
+  readonly context: C;
+  /** Unset: ready once the store is open. */
+  readonly ready?: () => boolean | Promise<boolean>;
+  /** Stops what `build` started (consumers, workers); runs before the store closes. */
+  readonly stop?: () => Promise<void>;
+}
+
+export interface SubgraphDefinition<S extends object, E, C extends BaseContext & { readonly logger: Logger }> {
+  /** The service's name: its stream, its logger's and its metrics' `service`. */
+  readonly name: string;
+  readonly port: number;
+  readonly initial: S;
+  readonly codec?: SnapshotCodec<S>;
+  readonly build: (open: { store: Store<S, E>; backend: LogBackend; logger: Logger; metrics: ServiceMetrics }) => SubgraphParts<C> | Promise<SubgraphParts<C>>;
+}
+
+/**
+ * Starts a subgraph: its metrics, its log backend (files, or PostgreSQL with
+ * `DATABASE_URL`), its store (snapshot + replay), what `build` makes of it,
+ * then HTTP. `onFatal` hears of a log that can no longer be written. Whatever
+ * was opened is closed again if a later step fails.
+ */
+export const startSubgraph = async <S extends object, E, C extends BaseContext & { readonly logger: Logger }>(
+  config: SubgraphConfig,
+  baseLogger: Logger,
+  onFatal: ((error: Error) => void) | undefined,
+  { name, port, initial, codec, build }: SubgraphDefinition<S, E, C>,
+): Promise<RunningService> => {
+  const logger = baseLogger.child({ service: name });
+  const metrics = createServiceMetrics(name);
+  const appends = createAppendHistogram(metrics);
+  const closing: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const step of closing.splice(0).reverse()) await step();
+  };
+  try {
+    const backend = await openLogBackend(config, logger);
+    closing.push(() => backend.close());
+    const store = await openStore<S, E>({
+      backend,
+      stream: name,
+      initial,
+      ...(codec ? { codec } : {}),
+      logger,
+      onFailure: onFatal,
+      snapshotEvery: { records: config.SNAPSHOT_EVERY_RECORDS, bytes: config.SNAPSHOT_EVERY_BYTES },
+      onAppend: (seconds) => appends.observe(seconds),
+    });
+    closing.push(() => store.close());
+    const parts = await build({ store, backend, logger, metrics });
+    if (parts.stop) closing.push(parts.stop);
+    return await listenService({
+      name,
+      apollo: parts.createServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),
+      context: async (scope) => ({ ...parts.context, logger: scope.logger }),
+      ready: parts.ready ?? (() => true),
+      host: config.HOST,
+      port,
+      path: '/graphql',
+      // listenService binds the service name itself.
+      logger: baseLogger,
+      secret: config.SUBGRAPH_SECRET,
+      metrics,
+      metricsToken: config.METRICS_TOKEN,
+      onStop: close,
+    });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+};

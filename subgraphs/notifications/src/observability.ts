@@ -1,16 +1,10 @@
 import { Counter, Gauge } from 'prom-client';
-import { createAppendHistogram, createServiceMetrics, type ServiceMetrics } from '../../../lib/metrics';
+import type { ServiceMetrics } from '../../../lib/metrics';
 import { isPermanent, type Mailer } from './mailer';
 
-export interface NotificationsMetrics extends ServiceMetrics {
-  readonly appends: ReturnType<typeof createAppendHistogram>;
-  readonly emails: Counter<'status'>;
-}
-
-/** Metrics of the notifications service; `lag` is read at scrape time. */
-export const createNotificationsMetrics = (lag: () => Promise<{ head: number; consumed: number }>): NotificationsMetrics => {
-  const base = createServiceMetrics('notifications');
-  const registers = [base.registry];
+/** Adds the notifications service's metrics to its registry; `lag` is read at scrape time. */
+export const registerNotificationsMetrics = (metrics: ServiceMetrics, lag: () => Promise<{ head: number; consumed: number }>) => {
+  const registers = [metrics.registry];
   new Gauge({
     name: 'consumer_lag_records',
     help: "Records in the users' log that the notifications consumer has not processed yet",
@@ -22,8 +16,6 @@ export const createNotificationsMetrics = (lag: () => Promise<{ head: number; co
     },
   });
   return {
-    ...base,
-    appends: createAppendHistogram(base),
     emails: new Counter({
       name: 'emails_total',
       help: 'SMTP attempts by outcome: sent, failed (refused for good), retry (will be tried again)',

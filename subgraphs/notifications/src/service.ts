@@ -1,16 +1,13 @@
 import { join } from 'node:path';
-import type { NotificationsConfig } from './config';
 import type { Logger } from '../../../lib/logger';
-import { graphqlMetricsPlugin } from '../../../lib/metrics';
-import { listenService, type RunningService } from '../../../lib/service';
-import { openLogBackend } from '../../../lib/log';
-import { openStore } from '../../../lib/store';
+import { startSubgraph, type RunningService } from '../../../lib/service';
+import type { NotificationsConfig } from './config';
 import { startUserEventsConsumer } from './consumer';
 import type { Context } from './context';
 import { startDeliveryWorker } from './delivery-worker';
 import { emptyNotificationsState, queuedDeliveries, type NotificationsState } from './domain';
 import { createMailer } from './mailer';
-import { countingMailer, createNotificationsMetrics } from './observability';
+import { countingMailer, registerNotificationsMetrics } from './observability';
 import { createNotificationsServer } from './server';
 
 /** The domain of the From address names the Message-IDs this service makes. */
@@ -20,80 +17,48 @@ const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.exec(fro
  * Loads the notifications state, follows the users' events, sends what is
  * queued (including what a previous run left unsent) and serves the subgraph.
  */
-export const startNotificationsService = async (
-  config: NotificationsConfig,
-  baseLogger: Logger,
-  onFatal?: (error: Error) => void,
-): Promise<RunningService> => {
-  const logger = baseLogger.child({ service: 'notifications' });
-  const backend = await openLogBackend(config, logger);
-  let consumed = () => 0;
-  const lag = async () => ({ head: await backend.head('users'), consumed: consumed() });
-  const metrics = createNotificationsMetrics(lag);
-  const store = await openStore<NotificationsState, never>({
-    backend,
-    stream: 'notifications',
+export const startNotificationsService = (config: NotificationsConfig, logger: Logger, onFatal?: (error: Error) => void): Promise<RunningService> =>
+  startSubgraph<NotificationsState, never, Context>(config, logger, onFatal, {
+    name: 'notifications',
+    port: config.NOTIFICATIONS_PORT,
     initial: emptyNotificationsState(),
-    logger,
-    onFailure: onFatal,
-    snapshotEvery: { records: config.SNAPSHOT_EVERY_RECORDS, bytes: config.SNAPSHOT_EVERY_BYTES },
-    onAppend: (seconds) => metrics.appends.observe(seconds),
-  }).catch(async (error: unknown) => {
-    await backend.close();
-    throw error;
+    build: ({ store, backend, logger: serviceLogger, metrics }) => {
+      const lag = async () => ({ head: await backend.head('users'), consumed: store.state.cursor });
+      const { emails } = registerNotificationsMetrics(metrics, lag);
+      const now = () => new Date();
+      const mailer = countingMailer(
+        createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: join(config.DATA_DIR, 'outbox'), logger: serviceLogger }),
+        emails,
+      );
+      const retry = { baseMs: config.SMTP_RETRY_BASE_MS, maxMs: config.SMTP_RETRY_MAX_MS };
+      const worker = startDeliveryWorker({ store, mailer, logger: serviceLogger, retry, now });
+      for (const delivery of queuedDeliveries(store.state)) worker.schedule(delivery.id);
+      const consumer = startUserEventsConsumer({
+        store,
+        backend,
+        messageIdDomain: messageIdDomainOf(config.MAIL_FROM),
+        now,
+        logger: serviceLogger,
+        onQueued: (id) => worker.schedule(id),
+      });
+      // Ready once the consumer has caught up with the users' stream after start. Later lag is a
+      // metric (consumer_lag_records), not a reason to leave rotation: every replica would leave at once.
+      let caughtUp = false;
+      return {
+        createServer: createNotificationsServer,
+        context: { store, logger: serviceLogger, sendSoon: (id) => worker.schedule(id) },
+        ready: async () => {
+          if (!caughtUp) {
+            const { head, consumed } = await lag();
+            caughtUp = consumed >= head;
+          }
+          return caughtUp;
+        },
+        stop: async () => {
+          await consumer.close();
+          await worker.close();
+          mailer.close();
+        },
+      };
+    },
   });
-  consumed = () => store.state.cursor;
-  const now = () => new Date();
-  const mailer = countingMailer(
-    createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: join(config.DATA_DIR, 'outbox'), logger }),
-    metrics.emails,
-  );
-  const retry = { baseMs: config.SMTP_RETRY_BASE_MS, maxMs: config.SMTP_RETRY_MAX_MS };
-  const worker = startDeliveryWorker({ store, mailer, logger, retry, now });
-  for (const delivery of queuedDeliveries(store.state)) worker.schedule(delivery.id);
-  const consumer = startUserEventsConsumer({
-    store,
-    backend,
-    messageIdDomain: messageIdDomainOf(config.MAIL_FROM),
-    now,
-    logger,
-    onQueued: (id) => worker.schedule(id),
-  });
-  const stopAll = async () => {
-    await consumer.close();
-    await worker.close();
-    mailer.close();
-    await store.close();
-    await backend.close();
-  };
-  const context: Context = { store, logger, sendSoon: (id) => worker.schedule(id) };
-  // Ready once the consumer has caught up with the users' log after start; later lag is a metric, not a reason to leave rotation.
-  let caughtUp = false;
-  const ready = async () => {
-    if (!caughtUp) {
-      const { head, consumed: done } = await lag();
-      caughtUp = done >= head;
-    }
-    return caughtUp;
-  };
-  try {
-    return await listenService({
-      name: 'notifications',
-      apollo: createNotificationsServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),
-      context: async (scope) => ({ ...context, logger: scope.logger }),
-      ready,
-      host: config.HOST,
-      port: config.NOTIFICATIONS_PORT,
-      path: '/graphql',
-      // listenService binds the service name itself.
-      logger: baseLogger,
-      secret: config.SUBGRAPH_SECRET,
-      metrics,
-      metricsToken: config.METRICS_TOKEN,
-      onStop: stopAll,
-    });
-  } catch (error) {
-    await stopAll();
-    throw error;
-  }
-};
