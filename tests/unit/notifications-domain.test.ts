@@ -132,6 +132,88 @@ describe('beginAttempt', () => {
   });
 });
 
+describe('beginAttempt with a claimant (replicas)', () => {
+  const A = { replica: 'replica-a', now: '2024-05-01T12:00:00.000Z', until: '2024-05-01T12:01:00.000Z' };
+  const B = { replica: 'replica-b', now: '2024-05-01T12:00:30.000Z', until: '2024-05-01T12:01:30.000Z' };
+
+  it('claims a queued delivery for the replica until the end of its lease, and counts the attempt', () => {
+    const state = aNotificationsState([aDelivery({ id: 'd-1' })]);
+    const { result, next } = run(state, beginAttempt('d-1', A));
+
+    expect(result?.id).toBe('d-1');
+    expect(deliveryById(next, 'd-1')).toMatchObject({ attempts: 1, claim: { by: 'replica-a', until: A.until } });
+    expect(deliveryById(state, 'd-1')?.claim).toBeUndefined();
+    expect(Object.isFrozen(deliveryById(next, 'd-1'))).toBe(true);
+  });
+
+  it('refuses, writing nothing, while another replica holds an unexpired claim', () => {
+    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
+
+    const decision = beginAttempt('d-1', B)(claimed);
+
+    expect(decision.result).toBeUndefined();
+    expect(decision.recipe).toBeUndefined();
+  });
+
+  it('lets the claimer attempt again while its own claim runs', () => {
+    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
+
+    const { result, next } = run(claimed, beginAttempt('d-1', { ...A, now: '2024-05-01T12:00:10.000Z' }));
+
+    expect(result?.id).toBe('d-1');
+    expect(deliveryById(next, 'd-1')?.attempts).toBe(2);
+  });
+
+  it('lets another replica take over a claim whose lease has expired', () => {
+    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
+    const later = { replica: 'replica-b', now: '2024-05-01T12:01:00.001Z', until: '2024-05-01T12:02:00.001Z' };
+
+    const { result, next } = run(claimed, beginAttempt('d-1', later));
+
+    expect(result?.id).toBe('d-1');
+    expect(deliveryById(next, 'd-1')).toMatchObject({ attempts: 2, claim: { by: 'replica-b', until: later.until } });
+  });
+
+  it('keeps the Message-ID when another replica takes the delivery over', () => {
+    const delivery = aDelivery({ id: 'd-1' });
+    const { next: claimed } = run(aNotificationsState([delivery]), beginAttempt('d-1', A));
+
+    const { result } = run(claimed, beginAttempt('d-1', { replica: 'replica-b', now: A.until, until: '2024-05-01T12:02:00.000Z' }));
+
+    expect(result?.messageId).toBe(delivery.messageId);
+  });
+
+  it('clears the claim once the delivery is SENT or FAILED', () => {
+    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
+
+    const sent = run(claimed, recordOutcome('d-1', { kind: 'sent', at: B.now })).next;
+    const failed = run(claimed, recordOutcome('d-1', { kind: 'failed', error: '550 no' })).next;
+
+    expect(deliveryById(sent, 'd-1')?.claim).toBeUndefined();
+    expect(deliveryById(failed, 'd-1')?.claim).toBeUndefined();
+  });
+
+  it('holds a delivery that will be retried for its claimer until the retry, unless another replica took it over', () => {
+    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
+    const hold = { by: 'replica-a', until: '2024-05-01T12:00:05.000Z' };
+
+    const held = run(claimed, recordOutcome('d-1', { kind: 'retrying', error: '421 later', hold })).next;
+    const takenOver = run(claimed, beginAttempt('d-1', { replica: 'replica-b', now: A.until, until: '2024-05-01T12:03:00.000Z' })).next;
+    const late = run(takenOver, recordOutcome('d-1', { kind: 'retrying', error: '421 later', hold })).next;
+
+    expect(deliveryById(held, 'd-1')?.claim).toEqual(hold);
+    expect(deliveryById(late, 'd-1')?.claim?.by).toBe('replica-b');
+  });
+
+  it('records nothing for an outcome that arrives after another replica settled the delivery', () => {
+    const state = aNotificationsState([aDelivery({ id: 'd-1', status: 'SENT', sentAt: B.now })]);
+
+    const decision = recordOutcome('d-1', { kind: 'retrying', error: 'timeout' })(state);
+
+    expect(decision.recipe).toBeUndefined();
+  });
+});
+
 describe('recordOutcome', () => {
   const state = aNotificationsState([aDelivery({ id: 'd-1', attempts: 1, lastError: 'ECONNREFUSED' })]);
 

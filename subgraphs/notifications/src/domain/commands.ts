@@ -2,8 +2,8 @@ import type { Immutable } from 'immer';
 import type { Command } from '../../../../lib/store';
 import { unreachable } from '../../../../lib/unreachable';
 import { notFailed, unknownUser, type NotificationError } from '../errors';
-import type { Delivery, NotificationsState, UserAdded } from './model';
-import { deliveryById, welcomeDeliveryId, welcomeOf } from './queries';
+import type { Claim, Delivery, NotificationsState, UserAdded } from './model';
+import { deliveryById, liveClaimOfOther, welcomeDeliveryId, welcomeOf } from './queries';
 import { markFailed, markRetrying, markSent, queueDeliveries, requeue, startAttempt } from './recipes';
 import { welcomeSubject } from './welcome-email';
 
@@ -51,37 +51,56 @@ export const consumeUserRecords =
     return { recipe: (draft) => queueDeliveries(draft, deliveries, cursor), result: deliveries };
   };
 
-/** Records that an SMTP conversation is about to start; undefined when the delivery is no longer QUEUED. */
+/** Who asks to send: a replica id, the time it asks (ISO) and the end of the lease it asks for (ISO). */
+export interface Claimant {
+  readonly replica: string;
+  readonly now: string;
+  readonly until: string;
+}
+
+/**
+ * Records that an SMTP conversation is about to start and, given a claimant,
+ * claims the delivery for it until `until`: compare-and-append makes that
+ * replica the one sender. Undefined (nothing written) when the delivery is no
+ * longer QUEUED, or another replica's claim on it has not expired at `now`.
+ */
 export const beginAttempt =
-  (id: string): NotificationsCommand<Immutable<Delivery> | undefined> =>
+  (id: string, claimant?: Claimant): NotificationsCommand<Immutable<Delivery> | undefined> =>
   (state) => {
     const delivery = deliveryById(state, id);
     if (delivery?.status !== 'QUEUED') return { result: undefined };
-    return { recipe: (draft) => startAttempt(draft, id), result: delivery };
+    if (claimant && liveClaimOfOther(delivery, claimant.replica, claimant.now)) return { result: undefined };
+    const claim: Claim | undefined = claimant && { by: claimant.replica, until: claimant.until };
+    return { recipe: (draft) => startAttempt(draft, id, claim), result: delivery };
   };
 
 export type AttemptOutcome =
   | { readonly kind: 'sent'; readonly at: string }
-  | { readonly kind: 'retrying'; readonly error: string }
+  /** `hold`: the claimer keeps the delivery until its next attempt, so no other replica retries it sooner. */
+  | { readonly kind: 'retrying'; readonly error: string; readonly hold?: Claim }
   | { readonly kind: 'failed'; readonly error: string };
 
+/** Records how an attempt ended; nothing when the delivery is no longer QUEUED (another replica settled it). */
 export const recordOutcome =
   (id: string, outcome: AttemptOutcome): NotificationsCommand<void> =>
-  () => ({
-    recipe: (draft) => {
-      switch (outcome.kind) {
-        case 'sent':
-          return markSent(draft, id, outcome.at);
-        case 'retrying':
-          return markRetrying(draft, id, outcome.error);
-        case 'failed':
-          return markFailed(draft, id, outcome.error);
-        default:
-          return unreachable(outcome);
-      }
-    },
-    result: undefined,
-  });
+  (state) => {
+    if (deliveryById(state, id)?.status !== 'QUEUED') return { result: undefined };
+    return {
+      recipe: (draft) => {
+        switch (outcome.kind) {
+          case 'sent':
+            return markSent(draft, id, outcome.at);
+          case 'retrying':
+            return markRetrying(draft, id, outcome.error, outcome.hold);
+          case 'failed':
+            return markFailed(draft, id, outcome.error);
+          default:
+            return unreachable(outcome);
+        }
+      },
+      result: undefined,
+    };
+  };
 
 export type ResendResult =
   | { readonly delivery: Immutable<Delivery>; readonly errors: readonly [] }

@@ -8,6 +8,17 @@ export interface UserRef {
 export type DeliveryStatus = 'QUEUED' | 'SENT' | 'FAILED';
 export type EmailKind = 'WELCOME';
 
+/**
+ * "Delivery d claimed by replica r until t": only r may start an SMTP attempt
+ * before t; after t any replica may take it over.
+ */
+export interface Claim {
+  /** The replica id of the claimer. */
+  readonly by: string;
+  /** ISO time the lease ends. */
+  readonly until: string;
+}
+
 export interface Delivery {
   readonly id: string;
   readonly userId: string;
@@ -23,6 +34,8 @@ export interface Delivery {
   /** The Message-ID header, derived from the delivery id so a resend carries the same one. */
   readonly messageId: string;
   readonly lastError: string | null;
+  /** Who may send it now; absent when nobody holds it. Cleared once it is SENT or FAILED. */
+  readonly claim?: Claim;
 }
 
 export interface NotificationsState {

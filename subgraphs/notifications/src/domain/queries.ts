@@ -1,6 +1,6 @@
 import type { Immutable } from 'immer';
 import { trieGet, trieValues } from '../../../../lib/hash-trie';
-import type { Delivery, NotificationsState } from './model';
+import type { Claim, Delivery, NotificationsState } from './model';
 
 type State = Immutable<NotificationsState>;
 
@@ -19,3 +19,7 @@ export const queuedDeliveries = (state: State): Immutable<Delivery>[] =>
   [...trieValues(state.deliveries)]
     .filter((delivery) => delivery.status === 'QUEUED')
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+
+/** The claim of another replica than `replica` whose lease still runs at `now` (ISO), if any. */
+export const liveClaimOfOther = (delivery: Immutable<Delivery>, replica: string, now: string): Claim | undefined =>
+  delivery.claim && delivery.claim.by !== replica && Date.parse(delivery.claim.until) > Date.parse(now) ? delivery.claim : undefined;

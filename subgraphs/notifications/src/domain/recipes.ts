@@ -1,6 +1,6 @@
 import type { Draft } from 'immer';
 import { trieGet, trieSet } from '../../../../lib/hash-trie';
-import type { Delivery, NotificationsState } from './model';
+import type { Claim, Delivery, NotificationsState } from './model';
 
 type D = Draft<NotificationsState>;
 
@@ -20,23 +20,35 @@ export const queueDeliveries = (draft: D, deliveries: readonly Delivery[], curso
   draft.cursor = cursor;
 };
 
-export const startAttempt = (draft: D, id: string): void => {
-  deliveryIn(draft, id).attempts += 1;
+/** Counts an attempt and, when given, records who claimed it and until when. */
+export const startAttempt = (draft: D, id: string, claim?: Claim): void => {
+  const delivery = deliveryIn(draft, id);
+  delivery.attempts += 1;
+  if (claim) delivery.claim = { ...claim };
 };
 
 export const markSent = (draft: D, id: string, sentAt: string): void => {
-  Object.assign(deliveryIn(draft, id), { status: 'SENT', sentAt, lastError: null });
+  const delivery = deliveryIn(draft, id);
+  Object.assign(delivery, { status: 'SENT', sentAt, lastError: null });
+  delete delivery.claim;
 };
 
-/** A transient failure: stays QUEUED for another attempt. */
-export const markRetrying = (draft: D, id: string, error: string): void => {
-  deliveryIn(draft, id).lastError = error;
+/** A transient failure: stays QUEUED for another attempt, held by `hold` until then when given. */
+export const markRetrying = (draft: D, id: string, error: string, hold?: Claim): void => {
+  const delivery = deliveryIn(draft, id);
+  delivery.lastError = error;
+  // A replica that took the delivery over meanwhile keeps it.
+  if (hold && (!delivery.claim || delivery.claim.by === hold.by)) delivery.claim = { ...hold };
 };
 
 export const markFailed = (draft: D, id: string, error: string): void => {
-  Object.assign(deliveryIn(draft, id), { status: 'FAILED', lastError: error });
+  const delivery = deliveryIn(draft, id);
+  Object.assign(delivery, { status: 'FAILED', lastError: error });
+  delete delivery.claim;
 };
 
 export const requeue = (draft: D, id: string): void => {
-  deliveryIn(draft, id).status = 'QUEUED';
+  const delivery = deliveryIn(draft, id);
+  delivery.status = 'QUEUED';
+  delete delivery.claim;
 };
