@@ -1,7 +1,7 @@
 import type { Logger } from '../../../lib/logger';
 import { LogUnavailableError } from '../../../lib/log';
 import type { Store } from '../../../lib/store';
-import { beginAttempt, recordOutcome, renderWelcomeEmail, type NotificationsState } from './domain';
+import { beginAttempt, deliveryById, liveClaimOfOther, queuedDeliveries, recordOutcome, renderWelcomeEmail, type NotificationsState } from './domain';
 import { isPermanent, type Mailer } from './mailer';
 
 export interface RetryPolicy {
@@ -15,9 +15,22 @@ export interface DeliveryWorkerOptions {
   readonly logger: Logger;
   readonly retry: RetryPolicy;
   readonly now: () => Date;
+  /** This process among the replicas sharing the notifications stream: the name its claims carry. */
+  readonly replica: string;
+  /** How long a claim lasts: past it, another replica may take the delivery over. */
+  readonly leaseMs: number;
+  /**
+   * How often to look for deliveries this replica does not know of: queued by
+   * another replica's consumer, or claimed by a replica whose lease expired.
+   * Unset when this process is the only writer (the embedded log).
+   */
+  readonly scanMs?: number;
   /** SMTP conversations at once. */
   readonly concurrency?: number;
 }
+
+/** A takeover waits this much past the end of a lease, for clocks that differ a little. */
+const TAKEOVER_MARGIN_MS = 250;
 
 export interface DeliveryWorker {
   /** Sends the delivery after `delayMs`, unless it is already due or in flight. */
@@ -37,19 +50,31 @@ const describe = (error: unknown): string => {
 };
 
 /**
- * Sends queued deliveries. Each attempt is recorded before the SMTP
- * conversation starts and its outcome after: a crash in between leaves the
- * delivery QUEUED, so it is sent again, with the same Message-ID.
+ * Sends queued deliveries. Each attempt claims the delivery for this replica
+ * (a lease) in the log before the SMTP conversation starts, and records its
+ * outcome after: a crash in between leaves the delivery QUEUED and claimed, so
+ * once the lease ends it is sent again, by any replica, with the same Message-ID.
  */
-export const startDeliveryWorker = ({ store, mailer, logger, retry, now, concurrency = 4 }: DeliveryWorkerOptions): DeliveryWorker => {
+export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica, leaseMs, scanMs, concurrency = 4 }: DeliveryWorkerOptions): DeliveryWorker => {
   const timers = new Map<string, NodeJS.Timeout>();
   const due: string[] = [];
   const inFlight = new Map<string, Promise<void>>();
   let closed = false;
 
+  /** Another replica holds `id`: look again when its lease ends. */
+  const followUp = (id: string): void => {
+    const delivery = deliveryById(store.state, id);
+    if (delivery?.status !== 'QUEUED') return;
+    const at = now();
+    const claim = liveClaimOfOther(delivery, replica, at.toISOString());
+    if (claim) schedule(id, Date.parse(claim.until) - at.getTime() + TAKEOVER_MARGIN_MS);
+  };
+
   const attempt = async (id: string): Promise<void> => {
-    const delivery = await store.execute(beginAttempt(id));
-    if (!delivery) return;
+    const at = now();
+    const claimant = { replica, now: at.toISOString(), until: new Date(at.getTime() + leaseMs).toISOString() };
+    const delivery = await store.execute(beginAttempt(id, claimant));
+    if (!delivery) return followUp(id);
     const attempts = delivery.attempts + 1;
     try {
       const content = renderWelcomeEmail(delivery.toName);
@@ -62,8 +87,9 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, concurr
         await store.execute(recordOutcome(id, { kind: 'failed', error: reason }));
         logger.warn({ deliveryId: id, attempts, code: (error as { responseCode?: number }).responseCode }, 'email refused for good');
       } else {
-        await store.execute(recordOutcome(id, { kind: 'retrying', error: reason }));
         const delay = backoffMs(attempts, retry);
+        const hold = { by: replica, until: new Date(now().getTime() + delay).toISOString() };
+        await store.execute(recordOutcome(id, { kind: 'retrying', error: reason, hold }));
         logger.warn({ deliveryId: id, attempts, retryInMs: Math.round(delay), err: { code: (error as { code?: string }).code } }, 'email not sent; will retry');
         schedule(id, delay);
       }
@@ -97,10 +123,23 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, concurr
     timers.set(id, timer);
   }
 
+  // Deliveries this replica holds are on its own timers; the rest are followed up here.
+  const scan = () => {
+    const at = now().toISOString();
+    for (const delivery of queuedDeliveries(store.state)) {
+      if (delivery.claim?.by === replica) continue;
+      if (liveClaimOfOther(delivery, replica, at)) followUp(delivery.id);
+      else schedule(delivery.id);
+    }
+  };
+  const scanner = scanMs === undefined ? undefined : setInterval(scan, scanMs);
+  scanner?.unref();
+
   return {
     schedule,
     async close() {
       closed = true;
+      clearInterval(scanner);
       for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
       await Promise.all(inFlight.values());

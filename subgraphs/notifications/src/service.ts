@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../../lib/logger';
 import { startSubgraph, type RunningService } from '../../../lib/service';
@@ -14,6 +16,14 @@ import { createNotificationsServer } from './server';
 const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.exec(from)?.[1] ?? 'localhost';
 
 /**
+ * The name this process's claims carry. One writer at a time holds the embedded
+ * log, so there a fixed name lets a restart resume its own claims at once; on a
+ * shared database every process is a replica of its own.
+ */
+const replicaIdOf = (config: NotificationsConfig): string =>
+  config.REPLICA_ID ?? (config.DATABASE_URL ? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` : 'embedded');
+
+/**
  * Loads the notifications state, follows the users' events, sends what is
  * queued (including what a previous run left unsent) and serves the subgraph.
  */
@@ -26,12 +36,32 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
       const lag = async () => ({ head: await backend.head('users'), consumed: store.state.cursor });
       const { emails } = registerNotificationsMetrics(metrics, lag);
       const now = () => new Date();
+      const shared = Boolean(config.DATABASE_URL);
+      const leaseMs = config.DELIVERY_LEASE_MS;
       const mailer = countingMailer(
-        createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: join(config.DATA_DIR, 'outbox'), logger: serviceLogger }),
+        createMailer({
+          smtpUrl: config.SMTP_URL,
+          from: config.MAIL_FROM,
+          outboxDir: join(config.DATA_DIR, 'outbox'),
+          logger: serviceLogger,
+          // Replicas: an SMTP conversation gives up well within its lease, so no other replica takes a delivery over while it still talks.
+          timeoutMs: shared ? Math.ceil(leaseMs / 2) : undefined,
+        }),
         emails,
       );
       const retry = { baseMs: config.SMTP_RETRY_BASE_MS, maxMs: config.SMTP_RETRY_MAX_MS };
-      const worker = startDeliveryWorker({ store, mailer, logger: serviceLogger, retry, now });
+      const replica = replicaIdOf(config);
+      serviceLogger.info({ replica, leaseMs, shared }, 'delivery claims');
+      const worker = startDeliveryWorker({
+        store,
+        mailer,
+        logger: serviceLogger,
+        retry,
+        now,
+        replica,
+        leaseMs,
+        scanMs: shared ? config.DELIVERY_SCAN_MS : undefined,
+      });
       for (const delivery of queuedDeliveries(store.state)) worker.schedule(delivery.id);
       const consumer = startUserEventsConsumer({
         store,
