@@ -70,7 +70,19 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
     if (claim) schedule(id, Date.parse(claim.until) - at.getTime() + TAKEOVER_MARGIN_MS);
   };
 
+  // Sent, but the log was out of reach when SENT was to be recorded: recorded later, never sent again.
+  const sentUnrecorded = new Map<string, { readonly at: string; readonly attempts: number }>();
+
+  const recordSent = async (id: string, sent: { readonly at: string; readonly attempts: number }): Promise<void> => {
+    sentUnrecorded.set(id, sent);
+    await store.execute(recordOutcome(id, { kind: 'sent', at: sent.at }));
+    sentUnrecorded.delete(id);
+    logger.info({ deliveryId: id, attempts: sent.attempts }, 'email sent');
+  };
+
   const attempt = async (id: string): Promise<void> => {
+    const unrecorded = sentUnrecorded.get(id);
+    if (unrecorded) return recordSent(id, unrecorded);
     const at = now();
     const claimant = { replica, now: at.toISOString(), until: new Date(at.getTime() + leaseMs).toISOString() };
     const delivery = await store.execute(beginAttempt(id, claimant));
@@ -79,8 +91,6 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
     try {
       const content = renderWelcomeEmail(delivery.toName);
       await mailer.send({ deliveryId: id, messageId: delivery.messageId, to: { name: delivery.toName, address: delivery.to }, ...content });
-      await store.execute(recordOutcome(id, { kind: 'sent', at: now().toISOString() }));
-      logger.info({ deliveryId: id, attempts }, 'email sent');
     } catch (error) {
       const reason = describe(error);
       if (isPermanent(error)) {
@@ -93,7 +103,10 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
         logger.warn({ deliveryId: id, attempts, retryInMs: Math.round(delay), err: { code: (error as { code?: string }).code } }, 'email not sent; will retry');
         schedule(id, delay);
       }
+      return;
     }
+    // Outside the catch: a log out of reach here must not count as a failed send, or the email would go out twice.
+    await recordSent(id, { at: now().toISOString(), attempts });
   };
 
   const pump = () => {
@@ -102,7 +115,7 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
       const run = attempt(id)
         .catch((error: unknown) => {
           logger.error({ err: error, deliveryId: id }, 'delivery attempt crashed');
-          // The log was out of reach (a database down): the delivery is still queued, so try again later.
+          // The log was out of reach (a database down): try again later; a sent email only has its outcome recorded.
           if (error instanceof LogUnavailableError) schedule(id, backoffMs(1, retry));
         })
         .finally(() => {
