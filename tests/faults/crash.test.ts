@@ -4,7 +4,8 @@ import { listSegments } from '../../lib/log/file';
 import { eventually, gql } from '../helpers/graphql';
 import { freePort, portsEnv, spawnService, type ServiceProcess } from '../helpers/processes';
 import { startSmtpServer } from '../helpers/smtp';
-import { FAST_RETRY, makeDataDir, removeDataDir } from '../helpers/system';
+import { FAST_RETRY } from '../helpers/system';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 const ADD_USER = `mutation($input: AddUserInput!) { addUser(input: $input) { user { id email } errors { code } } }`;
 const PAGE = `query($after: String) { users(first: 100, after: $after) { totalCount edges { node { id email } } pageInfo { hasNextPage endCursor } } }`;
@@ -35,12 +36,12 @@ describe('crashes and power cuts', () => {
   };
 
   beforeEach(async () => {
-    dataDir = await makeDataDir();
+    dataDir = await makeTempDir('signup-e2e-');
   });
 
   afterEach(async () => {
     await Promise.all(processes.splice(0).map((service) => service.kill()));
-    await removeDataDir(dataDir);
+    await removeTempDir(dataDir);
   });
 
   it('keeps every acknowledged sign-up exactly once when the users service is killed -9 under 32 concurrent clients, three rounds', async () => {

@@ -5,7 +5,7 @@ import { emptyUsersState, signUp, usersAfter, type UsersEvent, type UsersState }
 import { aLogRecord } from '../helpers/builders';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
 import { freePort, spawnService } from '../helpers/processes';
-import { silentLogger } from '../helpers/temp-dir';
+import { silentLogger } from '../helpers/logs';
 
 describeWithPostgres('PostgreSQL log backend when the database goes away', () => {
   let cluster: PostgresCluster;
