@@ -26,6 +26,12 @@ const allUsers = async (url: string) => {
   }
 };
 
+/** What `npm start` needs to run on free ports with quick SMTP retries, and where its gateway then answers. */
+const wholeSystem = async (smtpUrl: string) => {
+  const ports = await portsEnv();
+  return { env: { ...ports, SMTP_URL: smtpUrl, ...FAST_RETRY }, gatewayUrl: `http://127.0.0.1:${ports.GATEWAY_PORT}/` };
+};
+
 describe('crashes and power cuts', () => {
   let dataDir: string;
   const processes: ServiceProcess[] = [];
@@ -160,13 +166,7 @@ describe('crashes and power cuts', () => {
     const smtp = await startSmtpServer();
     try {
       smtp.setMode({ code: 421, message: 'Service not available, try later' });
-      const ports = await portsEnv();
-      const env = {
-        ...ports,
-        SMTP_URL: smtp.url,
-        ...FAST_RETRY,
-      };
-      const gatewayUrl = `http://127.0.0.1:${ports.GATEWAY_PORT}/`;
+      const { env, gatewayUrl } = await wholeSystem(smtp.url);
       const first = spawn('lib/start-all.ts', env);
       await first.waitFor(/Apollo Sandbox/);
       const emails = Array.from({ length: 40 }, (_, i) => `outage${i}@example.com`);
@@ -204,13 +204,7 @@ describe('crashes and power cuts', () => {
   it('resends with the same Message-ID after a crash inside the send window, the one window where SMTP can duplicate', async () => {
     const smtp = await startSmtpServer();
     try {
-      const ports = await portsEnv();
-      const env = {
-        ...ports,
-        SMTP_URL: smtp.url,
-        ...FAST_RETRY,
-      };
-      const gatewayUrl = `http://127.0.0.1:${ports.GATEWAY_PORT}/`;
+      const { env, gatewayUrl } = await wholeSystem(smtp.url);
       smtp.setMode('stall');
       const first = spawn('lib/start-all.ts', env);
       await first.waitFor(/Apollo Sandbox/);
