@@ -2,8 +2,7 @@ import { appendFile, open, readdir, readFile, stat, truncate, writeFile } from '
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LogRecord, StreamLog } from '../../lib/log';
-import { segmentFile, LogCorruptError, LogLockedError, openFileLog, tailFileLog } from '../../lib/log/file';
-import { encodeRecord } from '../../lib/log/file/record';
+import { encodeRecord, segmentFile, LogCorruptError, LogLockedError, openFileLog, tailFileLog } from '../../lib/log/file';
 import { aLogRecord } from '../helpers/builders';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 import { recordingLogger, silentLogger, WARN } from '../helpers/logs';
