@@ -1,6 +1,10 @@
 import { parse, type OperationDefinitionNode } from 'graphql';
 import { countRootField, createSignUpLimiter } from '../../gateway/src/rate-limit';
 import { gql, SIGN_UP } from '../helpers/graphql';
+import { startGateway } from '../../gateway/src/service';
+import type { RunningService } from '../../lib/service';
+import { silentLogger } from '../helpers/logs';
+import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
 import { useSystem } from '../helpers/system';
 import { bodyOf } from '../helpers/http';
 
@@ -148,5 +152,43 @@ describe('one welcome email per address', () => {
     await gql(gatewayUrl, SIGN_UP, { input: { name: 'Marker', email: 'marker@example.com' } });
     const messages = await fixture.smtp.waitForMessages(2);
     expect(messages.map((m) => m.to && !Array.isArray(m.to) && m.to.value[0]?.address)).toEqual(['twice@example.com', 'marker@example.com']);
+  });
+});
+
+describeWithPostgres('sign-up rate limits across gateway replicas (DATABASE_URL set)', () => {
+  let cluster: PostgresCluster;
+  let second: RunningService;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+  });
+  const fixture = useSystem({
+    env: async () => ({ DATABASE_URL: await cluster.createDatabase('limits'), SIGNUP_RATE_PER_IP: '3', TRUST_PROXY: 'loopback' }),
+  });
+  beforeAll(async () => {
+    second = await startGateway({ ...fixture.system.config, GATEWAY_PORT: 0 }, silentLogger());
+  });
+  // After the fixture's own afterAll (hooks run in the order they are declared): the database goes last.
+  afterAll(async () => {
+    await second?.stop();
+    await cluster?.stop();
+  });
+
+  const signUpAt = (url: string, n: number) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.50' },
+      body: JSON.stringify({ query: SIGN_UP, variables: { input: { name: `Replica ${n}`, email: `replica${n}@example.com` } } }),
+    });
+
+  it('counts one address once across two gateways on one database', async () => {
+    const [first, other] = [fixture.system.gatewayUrl, second.url];
+    expect((await signUpAt(first, 1)).status).toBe(200);
+    expect((await signUpAt(other, 2)).status).toBe(200);
+    expect((await signUpAt(first, 3)).status).toBe(200);
+    for (const url of [other, first]) {
+      const refused = await signUpAt(url, 4);
+      expect(refused.status).toBe(429);
+      expect((await bodyOf(refused)).errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ip' });
+    }
   });
 });
