@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Pool } from 'pg';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { rateLimited } from './errors';
 
 export interface RateLimitOptions {
@@ -22,6 +23,20 @@ export interface SignUpLimiter {
 export type CounterStore = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract;
 
 const memoryCounters: CounterStore = (options) => new RateLimiterMemory(options);
+
+/**
+ * Counters in one PostgreSQL table (created if missing): every gateway replica
+ * on the same database counts together. While the database is away, each
+ * gateway counts in its own memory instead, so sign-ups stay limited.
+ */
+export const postgresCounters = async (pool: Pool): Promise<CounterStore> => {
+  const table = { storeClient: pool, storeType: 'pool', tableName: 'signup_rate_limits' };
+  await new Promise<void>((resolve, reject) => {
+    new RateLimiterPostgres({ ...table, keyPrefix: 'setup', points: 1, duration: 1 }, (error?: unknown) => (error ? reject(error) : resolve()));
+  });
+  return (options) =>
+    new RateLimiterPostgres({ ...table, ...options, tableCreated: true, clearExpiredByTimeout: true, insuranceLimiter: new RateLimiterMemory(options) });
+};
 
 /** A refusal of rate-limiter-flexible (a `RateLimiterRes`); anything else (the store failing) is thrown on. */
 const refusal = (error: unknown): RateLimiterRes => {

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { graphqlMetricsPlugin } from '../../lib/metrics';
 import { isExposed, maskError } from './errors';
 import type { GatewayMetrics } from './metrics';
-import { createSignUpLimiter, signUpRateLimitPlugin, type RateLimitOptions } from './rate-limit';
+import { createSignUpLimiter, signUpRateLimitPlugin, type CounterStore, type RateLimitOptions } from './rate-limit';
 import { SubgraphSource } from './subgraph-source';
 
 /** What every gateway request carries: see lib/service `RequestScope`. */
@@ -38,6 +38,8 @@ export interface GatewayOptions {
   readonly subgraphTimeoutMs: number;
   readonly limits: QueryLimits;
   readonly signUpRate: RateLimitOptions;
+  /** Where the sign-up counters live; unset: this process's memory. */
+  readonly signUpCounters?: CounterStore;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
 }
@@ -133,7 +135,7 @@ export const createGatewayServer = (options: GatewayOptions): GatewayServer => {
       production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault(),
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       operationResolvedPlugin(),
-      signUpRateLimitPlugin(createSignUpLimiter(options.signUpRate), {
+      signUpRateLimitPlugin(createSignUpLimiter(options.signUpRate, options.signUpCounters), {
         field: 'addUser',
         perIp: options.signUpRate.perIp,
         onLimited: (scope) => metrics.signUpsRateLimited.inc({ scope }),

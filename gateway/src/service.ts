@@ -1,7 +1,9 @@
 import type { GatewayConfig } from './config';
 import type { Logger } from '../../lib/logger';
+import { createPool, databaseUnreachable } from '../../lib/postgres';
 import { listenService, type RunningService } from '../../lib/service';
 import { createGatewayMetrics } from './metrics';
+import { postgresCounters, type CounterStore } from './rate-limit';
 import { createGatewayServer } from './server';
 import { supergraphFromFile } from './supergraph-file';
 
@@ -13,9 +15,22 @@ const corsOrigin = (config: GatewayConfig): boolean | string[] => {
   return config.NODE_ENV !== 'production';
 };
 
+/** With `DATABASE_URL`, the sign-up counters every gateway replica shares; otherwise none (memory). */
+const sharedCounters = async (url: string | undefined, logger: Logger): Promise<{ counters?: CounterStore; close(): Promise<void> }> => {
+  if (!url) return { close: async () => undefined };
+  const pool = createPool({ url, logger, maxConnections: 4 });
+  try {
+    return { counters: await postgresCounters(pool), close: () => pool.end() };
+  } catch (error) {
+    await pool.end();
+    throw databaseUnreachable(url, error, "count sign-ups in each gateway's memory");
+  }
+};
+
 /** Serves the public endpoint from the supergraph file, following changes to it. */
 export const startGateway = async (config: GatewayConfig, logger: Logger): Promise<RunningService> => {
   const metrics = createGatewayMetrics();
+  const shared = await sharedCounters(config.DATABASE_URL, logger);
   const { apollo, ready } = createGatewayServer({
     supergraph: supergraphFromFile({
       file: config.SUPERGRAPH_PATH,
@@ -34,22 +49,29 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
       maxDirectives: config.MAX_QUERY_DIRECTIVES,
     },
     signUpRate: { perIp: config.SIGNUP_RATE_PER_IP, global: config.SIGNUP_RATE_GLOBAL, windowMs: config.SIGNUP_RATE_WINDOW_MS },
+    ...(shared.counters ? { signUpCounters: shared.counters } : {}),
     logger,
     metrics,
   });
-  return listenService({
-    name: 'gateway',
-    apollo,
-    context: async ({ requestId, clientIp, logger: requestLogger }) => ({ requestId, clientIp, logger: requestLogger }),
-    host: config.GATEWAY_HOST,
-    port: config.GATEWAY_PORT,
-    path: '/',
-    logger,
-    ready,
-    cors: { origin: corsOrigin(config), exposedHeaders: ['x-request-id', 'retry-after'], maxAge: 600 },
-    maxBodyBytes: config.MAX_BODY_BYTES,
-    trustProxy: config.TRUST_PROXY,
-    metrics,
-    metricsToken: config.METRICS_TOKEN,
-  });
+  try {
+    return await listenService({
+      name: 'gateway',
+      onStop: shared.close,
+      apollo,
+      context: async ({ requestId, clientIp, logger: requestLogger }) => ({ requestId, clientIp, logger: requestLogger }),
+      host: config.GATEWAY_HOST,
+      port: config.GATEWAY_PORT,
+      path: '/',
+      logger,
+      ready,
+      cors: { origin: corsOrigin(config), exposedHeaders: ['x-request-id', 'retry-after'], maxAge: 600 },
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      trustProxy: config.TRUST_PROXY,
+      metrics,
+      metricsToken: config.METRICS_TOKEN,
+    });
+  } catch (error) {
+    await shared.close();
+    throw error;
+  }
 };

@@ -13,4 +13,4 @@ export {
 export { createFileBackend, type FileBackendOptions } from './file';
 export { createMemoryBackend } from './memory';
 export { openLogBackend, type LogBackendConfig } from './open';
-export { openPostgresBackend, DatabaseUnreachableError, type PostgresBackendOptions } from './postgres';
+export { openPostgresBackend, type PostgresBackendOptions } from './postgres';

@@ -3,8 +3,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildWebPage, describeIfBrowser, launchBrowser, serveStatic, type StaticServer } from '../helpers/browser';
 import { gql, SIGN_UP } from '../helpers/graphql';
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
-import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';
+import { useSystem } from '../helpers/system';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 const SCREENSHOT = path.resolve(__dirname, '../../test-artifacts/sign-up-page.png');
@@ -25,9 +24,7 @@ const listEmails = async (gatewayUrl: string): Promise<string[]> => {
 };
 
 describeIfBrowser()('the sign-up page in headless chromium, served from its own origin', () => {
-  let smtp: TestSmtpServer;
-  let system: TestSystem;
-  let dataDir: string;
+  const fixture = useSystem();
   let webDir: string;
   let site: StaticServer;
   let browser: Browser;
@@ -35,21 +32,15 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
   let page: Page;
 
   beforeAll(async () => {
-    smtp = await startSmtpServer();
-    dataDir = await makeDataDir();
-    system = await startSystem({ dataDir, smtpUrl: smtp.url });
     webDir = await makeTempDir('web-build-');
-    await buildWebPage(webDir, system.gatewayUrl);
-    site = await serveStatic(webDir, { '/csrf.html': csrfPage(system.gatewayUrl) });
+    await buildWebPage(webDir, fixture.system.gatewayUrl);
+    site = await serveStatic(webDir, { '/csrf.html': csrfPage(fixture.system.gatewayUrl) });
     browser = await launchBrowser();
   }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
     await site?.close();
-    await system?.close();
-    await smtp?.close();
-    if (dataDir) await removeDataDir(dataDir);
     if (webDir) await removeTempDir(webDir);
   });
 
@@ -79,7 +70,7 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
     expect(await email.getAttribute('aria-describedby')).toBe('signup-email-error');
     expect(await email.getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator('#signup-name-error').count()).toBe(0);
-    expect(await listEmails(system.gatewayUrl)).toEqual([]);
+    expect(await listEmails(fixture.system.gatewayUrl)).toEqual([]);
   });
 
   it('signs a user up cross-origin after a CORS preflight, polls the welcome email until SENT, and lists the user', async () => {
@@ -97,7 +88,7 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
     const graphqlPosts: { operationName: string; origin: Promise<string | null>; allowOrigin: string | undefined }[] = [];
     page.on('response', (response) => {
       const request = response.request();
-      if (request.method() !== 'POST' || response.url() !== system.gatewayUrl) return;
+      if (request.method() !== 'POST' || response.url() !== fixture.system.gatewayUrl) return;
       graphqlPosts.push({
         operationName: (request.postDataJSON() as { operationName: string }).operationName,
         // The browser's network stack adds Origin; only the async header read sees it.
@@ -120,7 +111,7 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
     await mkdir(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
-    const [preflight] = [...preflights.values()].filter((p) => p.url === system.gatewayUrl);
+    const [preflight] = [...preflights.values()].filter((p) => p.url === fixture.system.gatewayUrl);
     expect(preflight).toBeDefined();
     expect(preflight!.status).toBeGreaterThanOrEqual(200);
     expect(preflight!.status).toBeLessThan(300);
@@ -131,7 +122,7 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
       expect(await post.origin).toBe(site.origin);
       expect(post.allowOrigin === '*' || post.allowOrigin === site.origin).toBe(true);
     }
-    const [mail] = await smtp.waitForMessages(1);
+    const [mail] = await fixture.smtp.waitForMessages(1);
     expect(mail!.to).toMatchObject({ value: [{ address: 'grace@example.com' }] });
 
     // Settled: the page stops polling (three poll intervals of 500 ms without a request).
@@ -143,10 +134,10 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
 
   it('pages through every user in sign-up order', async () => {
     for (const n of [1, 2, 3, 4, 5]) {
-      const response = await gql(system.gatewayUrl, SIGN_UP, { input: { name: `Reader ${n}`, email: `reader${n}@example.com` } });
+      const response = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: `Reader ${n}`, email: `reader${n}@example.com` } });
       expect(response.data.addUser.errors).toEqual([]);
     }
-    const expected = await listEmails(system.gatewayUrl);
+    const expected = await listEmails(fixture.system.gatewayUrl);
 
     await page.goto(`${site.origin}/`);
     await page.getByRole('heading', { name: `Users (${expected.length})` }).waitFor();
@@ -169,8 +160,8 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
   });
 
   it('refuses a text/plain form POST from another origin as a potential CSRF, and signs nobody up', async () => {
-    const before = await listEmails(system.gatewayUrl);
-    const refused = page.waitForResponse((response) => response.url() === system.gatewayUrl && response.request().method() === 'POST');
+    const before = await listEmails(fixture.system.gatewayUrl);
+    const refused = page.waitForResponse((response) => response.url() === fixture.system.gatewayUrl && response.request().method() === 'POST');
     await page.goto(`${site.origin}/csrf.html`);
     const response = await refused;
 
@@ -181,7 +172,7 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
       message: expect.stringContaining('Cross-Site Request Forgery'),
       extensions: { code: 'BAD_REQUEST' },
     });
-    expect(await listEmails(system.gatewayUrl)).toEqual(before);
+    expect(await listEmails(fixture.system.gatewayUrl)).toEqual(before);
   });
 
   it('serves Apollo Sandbox on GET / with the gateway itself as the initial endpoint', async () => {
@@ -196,12 +187,12 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
       });
     });
 
-    const response = await page.goto(system.gatewayUrl);
+    const response = await page.goto(fixture.system.gatewayUrl);
     expect(response!.status()).toBe(200);
     expect(response!.headers()['content-type']).toMatch(/^text\/html/);
     const config = (await (await page.waitForFunction('window.sandboxConfig')).jsonValue()) as Record<string, unknown>;
 
-    expect(config).toMatchObject({ initialEndpoint: system.gatewayUrl, endpointIsEditable: false, target: '#embeddableSandbox' });
+    expect(config).toMatchObject({ initialEndpoint: fixture.system.gatewayUrl, endpointIsEditable: false, target: '#embeddableSandbox' });
     expect(cdnRequests).toHaveLength(1);
     expect(cdnRequests[0]).toMatch(/^https:\/\/embeddable-sandbox\.cdn\.apollographql\.com\/.+\/embeddable-sandbox\.umd\.production\.min\.js/);
   });

@@ -5,7 +5,8 @@ import { startUsersService } from '../../subgraphs/users/src/service';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
-import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';
+import { startSystem, type TestSystem } from '../helpers/system';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 const USER = /* GraphQL */ `
   query User($id: ID!) {
@@ -23,7 +24,7 @@ describeWithPostgres('the system on PostgreSQL (DATABASE_URL set)', () => {
   beforeAll(async () => {
     cluster = await startPostgres();
     smtp = await startSmtpServer();
-    dataDir = await makeDataDir();
+    dataDir = await makeTempDir('signup-e2e-');
     system = await startSystem({ dataDir, smtpUrl: smtp.url, env: { DATABASE_URL: await cluster.createDatabase('system') } });
     // A second users replica on the same database, reached directly rather than through the gateway.
     replica = await startUsersService({ ...system.config, USERS_PORT: 0 }, pino({ level: 'silent' }));
@@ -34,7 +35,7 @@ describeWithPostgres('the system on PostgreSQL (DATABASE_URL set)', () => {
     await system?.close();
     await smtp?.close();
     await cluster?.stop();
-    await removeDataDir(dataDir);
+    await removeTempDir(dataDir);
   });
 
   it('signs a user up, sends the welcome email, and writes no log file', async () => {

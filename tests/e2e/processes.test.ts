@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
 import { isPortFree, portsEnv, spawnScript, subgraphUrlsEnv, type ServiceProcess } from '../helpers/processes';
-import { makeDataDir, removeDataDir } from '../helpers/system';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 /** The port each service of `npm start` logged it listens on. */
 const listeningPorts = (output: string) =>
@@ -17,12 +17,12 @@ describe('the system as its npm scripts run it', () => {
   const processes: ServiceProcess[] = [];
 
   beforeEach(async () => {
-    dataDir = await makeDataDir();
+    dataDir = await makeTempDir('signup-e2e-');
   });
 
   afterEach(async () => {
     await Promise.all(processes.splice(0).map((service) => service.kill()));
-    await removeDataDir(dataDir);
+    await removeTempDir(dataDir);
   });
 
   it('npm start with only its ports set (0: free ones): the gateway calls the subgraphs where they listen, and SIGTERM to npm alone stops all three cleanly', async () => {

@@ -1,6 +1,5 @@
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
-import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';
+import { useSystem } from '../helpers/system';
 
 const WELCOME = /* GraphQL */ `
   query Welcome($id: ID!) {
@@ -9,30 +8,16 @@ const WELCOME = /* GraphQL */ `
 `;
 
 describe('sign-up through the gateway, end to end', () => {
-  let smtp: TestSmtpServer;
-  let system: TestSystem;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    smtp = await startSmtpServer();
-    dataDir = await makeDataDir();
-    system = await startSystem({ dataDir, smtpUrl: smtp.url });
-  });
-
-  afterAll(async () => {
-    await system?.close();
-    await smtp?.close();
-    await removeDataDir(dataDir);
-  });
+  const fixture = useSystem();
 
   it('signs a user up and delivers one welcome email over SMTP, with the name escaped in the HTML', async () => {
-    const signUp = await gql(system.gatewayUrl, SIGN_UP, { input: { name: '  Ada <Lovelace> & Co ', email: ' ada@example.com ' } });
+    const signUp = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: '  Ada <Lovelace> & Co ', email: ' ada@example.com ' } });
     expect(signUp.errors).toBeUndefined();
     const user = signUp.data.addUser.user;
     expect(user).toMatchObject({ name: 'Ada <Lovelace> & Co', email: 'ada@example.com' });
     expect(signUp.data.addUser.errors).toEqual([]);
 
-    const [mail] = await smtp.waitForMessages(1);
+    const [mail] = await fixture.smtp.waitForMessages(1);
     expect(mail!.to).toMatchObject({ value: [{ address: 'ada@example.com', name: 'Ada <Lovelace> & Co' }] });
     expect(mail!.subject).toBe('Welcome, Ada <Lovelace> & Co!');
     expect(mail!.html).toContain('Hello Ada &lt;Lovelace&gt; &amp; Co,');
@@ -41,7 +26,7 @@ describe('sign-up through the gateway, end to end', () => {
     expect(mail!.from?.value[0]?.address).toBe('welcome@localhost');
 
     const read = await eventually(
-      () => gql(system.gatewayUrl, WELCOME, { id: user.id }),
+      () => gql(fixture.system.gatewayUrl, WELCOME, { id: user.id }),
       (response) => response.data?.user?.welcomeEmail?.status === 'SENT',
     );
     expect(read.data.user.welcomeEmail).toMatchObject({ attempts: 1, to: 'ada@example.com', lastError: null });
@@ -50,7 +35,7 @@ describe('sign-up through the gateway, end to end', () => {
 
   it('answers one query with fields from both subgraphs', async () => {
     const response = await gql(
-      system.gatewayUrl,
+      fixture.system.gatewayUrl,
       `{ users(first: 10) { totalCount edges { node { email welcomeEmail { status } notifications { kind } } } } }`,
     );
     expect(response.errors).toBeUndefined();
@@ -63,19 +48,19 @@ describe('sign-up through the gateway, end to end', () => {
   });
 
   it('refuses a second sign-up with the same email in other case, and sends nothing', async () => {
-    const response = await gql(system.gatewayUrl, SIGN_UP, { input: { name: 'Imposter', email: 'ADA@Example.COM' } });
+    const response = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: 'Imposter', email: 'ADA@Example.COM' } });
     expect(response.data.addUser).toEqual({
       user: null,
       errors: [{ code: 'EMAIL_TAKEN', field: 'email', message: expect.any(String) }],
     });
-    const count = await gql(system.gatewayUrl, `{ users { totalCount } }`);
+    const count = await gql(fixture.system.gatewayUrl, `{ users { totalCount } }`);
     expect(count.data.users.totalCount).toBe(1);
-    expect(smtp.messages).toHaveLength(1);
+    expect(fixture.smtp.messages).toHaveLength(1);
   });
 
   it('answers with the users data and an error naming the notifications service while it is down, and recovers', async () => {
-    await system.stop('notifications');
-    const partial = await gql(system.gatewayUrl, `{ users { edges { node { email welcomeEmail { status } } } } }`);
+    await fixture.system.stop('notifications');
+    const partial = await gql(fixture.system.gatewayUrl, `{ users { edges { node { email welcomeEmail { status } } } } }`);
     expect(partial.status).toBe(200);
     expect(partial.data.users.edges[0].node.email).toBe('ada@example.com');
     expect(partial.data.users.edges[0].node.welcomeEmail).toBeNull();
@@ -86,32 +71,31 @@ describe('sign-up through the gateway, end to end', () => {
       }),
     ]);
 
-    await system.start('notifications');
-    const whole = await gql(system.gatewayUrl, `{ users { edges { node { welcomeEmail { status } } } } }`);
+    await fixture.system.start('notifications');
+    const whole = await gql(fixture.system.gatewayUrl, `{ users { edges { node { welcomeEmail { status } } } } }`);
     expect(whole.errors).toBeUndefined();
     expect(whole.data.users.edges[0].node.welcomeEmail.status).toBe('SENT');
   });
 
   it('keeps every user and sends no second email across a restart of the whole system', async () => {
     for (const n of [1, 2, 3]) {
-      const response = await gql(system.gatewayUrl, SIGN_UP, { input: { name: `User ${n}`, email: `user${n}@example.com` } });
+      const response = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: `User ${n}`, email: `user${n}@example.com` } });
       expect(response.data.addUser.errors).toEqual([]);
     }
-    await smtp.waitForMessages(4);
-    const before = await gql(system.gatewayUrl, `{ users { totalCount edges { node { id email createdAt } } } }`);
+    await fixture.smtp.waitForMessages(4);
+    const before = await gql(fixture.system.gatewayUrl, `{ users { totalCount edges { node { id email createdAt } } } }`);
 
-    await system.close();
-    system = await startSystem({ dataDir, smtpUrl: smtp.url });
+    await fixture.restart();
 
-    const after = await gql(system.gatewayUrl, `{ users { totalCount edges { node { id email createdAt } } } }`);
+    const after = await gql(fixture.system.gatewayUrl, `{ users { totalCount edges { node { id email createdAt } } } }`);
     expect(after.data).toEqual(before.data);
     expect(after.data.users.totalCount).toBe(4);
-    const again = await gql(system.gatewayUrl, SIGN_UP, { input: { name: 'Again', email: 'USER2@example.com' } });
+    const again = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: 'Again', email: 'USER2@example.com' } });
     expect(again.data.addUser.errors[0].code).toBe('EMAIL_TAKEN');
-    const welcome = await gql(system.gatewayUrl, `{ users { edges { node { welcomeEmail { status attempts } } } } }`);
+    const welcome = await gql(fixture.system.gatewayUrl, `{ users { edges { node { welcomeEmail { status attempts } } } } }`);
     expect(welcome.data.users.edges.map((edge: any) => edge.node.welcomeEmail)).toEqual(
       Array(4).fill({ status: 'SENT', attempts: 1 }),
     );
-    expect(smtp.messages).toHaveLength(4);
+    expect(fixture.smtp.messages).toHaveLength(4);
   });
 });

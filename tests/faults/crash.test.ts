@@ -4,7 +4,8 @@ import { listSegments } from '../../lib/log/file';
 import { eventually, gql } from '../helpers/graphql';
 import { freePort, portsEnv, spawnService, type ServiceProcess } from '../helpers/processes';
 import { startSmtpServer } from '../helpers/smtp';
-import { FAST_RETRY, makeDataDir, removeDataDir } from '../helpers/system';
+import { FAST_RETRY } from '../helpers/system';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 const ADD_USER = `mutation($input: AddUserInput!) { addUser(input: $input) { user { id email } errors { code } } }`;
 const PAGE = `query($after: String) { users(first: 100, after: $after) { totalCount edges { node { id email } } pageInfo { hasNextPage endCursor } } }`;
@@ -25,6 +26,12 @@ const allUsers = async (url: string) => {
   }
 };
 
+/** What `npm start` needs to run on free ports with quick SMTP retries, and where its gateway then answers. */
+const wholeSystem = async (smtpUrl: string) => {
+  const ports = await portsEnv();
+  return { env: { ...ports, SMTP_URL: smtpUrl, ...FAST_RETRY }, gatewayUrl: `http://127.0.0.1:${ports.GATEWAY_PORT}/` };
+};
+
 describe('crashes and power cuts', () => {
   let dataDir: string;
   const processes: ServiceProcess[] = [];
@@ -35,12 +42,12 @@ describe('crashes and power cuts', () => {
   };
 
   beforeEach(async () => {
-    dataDir = await makeDataDir();
+    dataDir = await makeTempDir('signup-e2e-');
   });
 
   afterEach(async () => {
     await Promise.all(processes.splice(0).map((service) => service.kill()));
-    await removeDataDir(dataDir);
+    await removeTempDir(dataDir);
   });
 
   it('keeps every acknowledged sign-up exactly once when the users service is killed -9 under 32 concurrent clients, three rounds', async () => {
@@ -159,13 +166,7 @@ describe('crashes and power cuts', () => {
     const smtp = await startSmtpServer();
     try {
       smtp.setMode({ code: 421, message: 'Service not available, try later' });
-      const ports = await portsEnv();
-      const env = {
-        ...ports,
-        SMTP_URL: smtp.url,
-        ...FAST_RETRY,
-      };
-      const gatewayUrl = `http://127.0.0.1:${ports.GATEWAY_PORT}/`;
+      const { env, gatewayUrl } = await wholeSystem(smtp.url);
       const first = spawn('lib/start-all.ts', env);
       await first.waitFor(/Apollo Sandbox/);
       const emails = Array.from({ length: 40 }, (_, i) => `outage${i}@example.com`);
@@ -203,13 +204,7 @@ describe('crashes and power cuts', () => {
   it('resends with the same Message-ID after a crash inside the send window, the one window where SMTP can duplicate', async () => {
     const smtp = await startSmtpServer();
     try {
-      const ports = await portsEnv();
-      const env = {
-        ...ports,
-        SMTP_URL: smtp.url,
-        ...FAST_RETRY,
-      };
-      const gatewayUrl = `http://127.0.0.1:${ports.GATEWAY_PORT}/`;
+      const { env, gatewayUrl } = await wholeSystem(smtp.url);
       smtp.setMode('stall');
       const first = spawn('lib/start-all.ts', env);
       await first.waitFor(/Apollo Sandbox/);

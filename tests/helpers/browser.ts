@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
+import { ROOT } from './paths';
 
-const repoRoot = path.resolve(__dirname, '../..');
 
 const isExecutable = (file: string) => {
   try {
@@ -66,8 +66,8 @@ const buildScript = `
 export const buildWebPage = async (outDir: string, gatewayUrl: string): Promise<void> => {
   await promisify(execFile)(
     process.execPath,
-    ['--input-type=module', '-e', buildScript, path.join(repoRoot, 'web', 'vite.config.ts'), outDir],
-    { cwd: repoRoot, env: { ...process.env, VITE_GATEWAY_URL: gatewayUrl }, timeout: 60_000 },
+    ['--input-type=module', '-e', buildScript, path.join(ROOT, 'web', 'vite.config.ts'), outDir],
+    { cwd: ROOT, env: { ...process.env, VITE_GATEWAY_URL: gatewayUrl }, timeout: 60_000 },
   );
 };
 

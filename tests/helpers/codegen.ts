@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { ROOT } from './paths';
 
-export const repoRoot = path.resolve(__dirname, '../..');
 
 // @graphql-codegen/cli requires ESM-only packages (yargs, listr2), which jest's module
 // runtime cannot load on Node 20, so `generate` runs in a plain Node child process.
@@ -22,18 +22,18 @@ export const checkGenerated = async (config: object): Promise<{ files: string[];
   const { stdout } = await promisify(execFile)(
     process.execPath,
     ['--input-type=module', '-e', generateScript, JSON.stringify(config)],
-    { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 },
+    { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
   );
   const outputs = JSON.parse(stdout) as { filename: string; content: string }[];
   const committed = (file: string) => {
     try {
-      return readFileSync(path.resolve(repoRoot, file), 'utf8');
+      return readFileSync(path.resolve(ROOT, file), 'utf8');
     } catch {
       return undefined;
     }
   };
   return {
-    files: outputs.map((output) => path.relative(repoRoot, path.resolve(repoRoot, output.filename))).sort(),
+    files: outputs.map((output) => path.relative(ROOT, path.resolve(ROOT, output.filename))).sort(),
     stale: outputs.filter((output) => committed(output.filename) !== output.content).map((output) => output.filename),
   };
 };

@@ -9,6 +9,12 @@ export interface LogLine {
   readonly [field: string]: unknown;
 }
 
+/** A logger that writes nothing. */
+export const silentLogger = (): Logger => pino({ level: 'silent' });
+
+/** pino's number for the warn level. */
+export const WARN = 40;
+
 /** A logger configured as the services' own (redaction included) that keeps every line, parsed, in order. */
 export const recordingLogger = (level = 'debug'): { logger: Logger; lines: LogLine[] } => {
   const lines: LogLine[] = [];

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { ROOT } from './paths';
 
-export const ROOT = join(__dirname, '..', '..');
 
 /** A port that was free a moment ago: for child processes that must be told their port. */
 export const freePort = () =>

@@ -1,10 +1,7 @@
 import type { GraphQLResponse } from '@apollo/server';
-import pino, { type Logger } from 'pino';
+import { silentLogger } from './logs';
 import { createMemoryBackend } from '../../lib/log';
 import { openStore, type Store } from '../../lib/store';
-
-/** A logger that writes nothing. */
-export const silentLogger = (): Logger => pino({ level: 'silent' });
 
 export interface TempStore<S, E> {
   readonly store: Store<S, E>;

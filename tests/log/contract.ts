@@ -3,7 +3,7 @@ import { VersionConflictError, type LogBackend, type LogRecord, type Snapshot, t
 import { openStore, type Store } from '../../lib/store';
 import { emptyUsersState, signUp, usersAfter, usersSnapshotCodec, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
 import { aLogRecord } from '../helpers/builders';
-import { silentLogger } from '../helpers/temp-dir';
+import { silentLogger } from '../helpers/logs';
 
 /** Storage that backends are opened on, again and again: a folder, a memory, a database. */
 export interface Place {

@@ -5,7 +5,7 @@ import { emptyUsersState, signUp, usersAfter, type UsersEvent, type UsersState }
 import { aLogRecord } from '../helpers/builders';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
 import { freePort, spawnService } from '../helpers/processes';
-import { silentLogger } from '../helpers/temp-dir';
+import { silentLogger } from '../helpers/logs';
 
 describeWithPostgres('PostgreSQL log backend when the database goes away', () => {
   let cluster: PostgresCluster;
@@ -35,14 +35,18 @@ describeWithPostgres('PostgreSQL log backend when the database goes away', () =>
     await expect(opening).rejects.not.toThrow(/hunter2/);
   });
 
-  it('exits with 1 at start when DATABASE_URL points at no database, naming the variable and hiding the password', async () => {
+  it('exits with 1 at start when DATABASE_URL points at no database, users and gateway alike, naming the variable and hiding the password', async () => {
     const url = `postgres://app:hunter2@127.0.0.1:${await freePort()}/nowhere`;
-    const users = spawnService('subgraphs/users/src/main.ts', { DATABASE_URL: url, USERS_PORT: '0' });
-
-    expect(await users.exited()).toBe(1);
-    // The service logger masks what looks like an email address, so the host may show as [email].
-    expect(users.output()).toMatch(/users failed to start[\s\S]*cannot use the database at DATABASE_URL=postgres:\/\/app:\S+\/nowhere/);
-    expect(users.output()).not.toContain('hunter2');
+    for (const [name, entry] of [
+      ['users', 'subgraphs/users/src/main.ts'],
+      ['gateway', 'gateway/src/main.ts'],
+    ]) {
+      const service = spawnService(entry!, { DATABASE_URL: url, USERS_PORT: '0', GATEWAY_PORT: '0' });
+      expect(await service.exited()).toBe(1);
+      // The service logger masks what looks like an email address, so the host may show as [email].
+      expect(service.output()).toMatch(new RegExp(`${name} failed to start[\\s\\S]*cannot use the database at DATABASE_URL=postgres://app:\\S+/nowhere`));
+      expect(service.output()).not.toContain('hunter2');
+    }
   });
 
   it('fails commands with LogUnavailableError while the database is down, and goes on by itself once it is back', async () => {

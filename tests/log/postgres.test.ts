@@ -2,8 +2,8 @@ import { Client } from 'pg';
 import { openPostgresBackend, type LogBackend } from '../../lib/log';
 import { aLogRecord } from '../helpers/builders';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
-import { silentLogger } from '../helpers/temp-dir';
 import { runLogContract } from './contract';
+import { silentLogger } from '../helpers/logs';
 
 describeWithPostgres('PostgreSQL log backend', () => {
   let cluster: PostgresCluster;

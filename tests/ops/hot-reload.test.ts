@@ -1,40 +1,36 @@
 import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ROOT } from '../helpers/paths';
 import { eventually, gql } from '../helpers/graphql';
 import { recordingLogger } from '../helpers/logs';
-import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';
+import { useSystem } from '../helpers/system';
 
-const ORIGINAL = join(__dirname, '..', '..', 'gateway', 'supergraph.graphql');
+const ORIGINAL = join(ROOT, 'gateway', 'supergraph.graphql');
 const DESCRIBE_USER = '{ __type(name: "User") { description } }';
 const userDescription = async (url: string): Promise<string | undefined> => (await gql(url, DESCRIBE_USER)).data?.__type?.description;
 
 describe('hot reload of the supergraph file', () => {
-  let system: TestSystem;
-  let dataDir: string;
+  const { logger, lines } = recordingLogger('info');
   let file: string;
   let original: string;
-  const { logger, lines } = recordingLogger('info');
-
-  beforeAll(async () => {
-    dataDir = await makeDataDir();
-    file = join(dataDir, 'supergraph.graphql');
-    await copyFile(ORIGINAL, file);
-    original = await readFile(file, 'utf8');
-    system = await startSystem({ dataDir, logger, env: { SUPERGRAPH_PATH: file } });
-  });
-
-  afterAll(async () => {
-    await system?.close();
-    await removeDataDir(dataDir);
+  // The gateway follows a copy of the supergraph in the data directory, which the tests rewrite.
+  const fixture = useSystem({
+    logger,
+    env: async (dataDir) => {
+      file = join(dataDir, 'supergraph.graphql');
+      await copyFile(ORIGINAL, file);
+      original = await readFile(file, 'utf8');
+      return { SUPERGRAPH_PATH: file };
+    },
   });
 
   it('serves a changed supergraph without a restart', async () => {
-    expect(await userDescription(system.gatewayUrl)).toBe('A person who signed up. Owned by the users subgraph.');
+    expect(await userDescription(fixture.system.gatewayUrl)).toBe('A person who signed up. Owned by the users subgraph.');
     // Written aside and renamed into place, as an editor or a deploy would.
     await writeFile(`${file}.tmp`, original.replace('A person who signed up.', 'Someone who signed up.'));
     await rename(`${file}.tmp`, file);
 
-    await eventually(() => userDescription(system.gatewayUrl), (description) => description === 'Someone who signed up. Owned by the users subgraph.');
+    await eventually(() => userDescription(fixture.system.gatewayUrl), (description) => description === 'Someone who signed up. Owned by the users subgraph.');
     expect(lines.some((line) => line.msg === 'supergraph reloaded')).toBe(true);
   });
 
@@ -46,11 +42,11 @@ describe('hot reload of the supergraph file', () => {
     await eventually(async () => failures(), (count) => count > before);
     const failure = lines.filter((line) => line.msg?.startsWith('supergraph not reloaded')).at(-1)!;
     expect(failure).toMatchObject({ level: 50, file, err: { message: expect.stringMatching(/Syntax Error/) } });
-    expect(await userDescription(system.gatewayUrl)).toBe('Someone who signed up. Owned by the users subgraph.');
-    const signUp = await gql(system.gatewayUrl, 'mutation { addUser(input: { name: "Ada", email: "ada@example.com" }) { errors { code } } }');
+    expect(await userDescription(fixture.system.gatewayUrl)).toBe('Someone who signed up. Owned by the users subgraph.');
+    const signUp = await gql(fixture.system.gatewayUrl, 'mutation { addUser(input: { name: "Ada", email: "ada@example.com" }) { errors { code } } }');
     expect(signUp.data.addUser.errors).toEqual([]);
 
-    const metrics = await (await fetch(new URL('/metrics', system.gatewayUrl))).text();
+    const metrics = await (await fetch(new URL('/metrics', fixture.system.gatewayUrl))).text();
     expect(metrics).toMatch(/supergraph_reloads_total\{[^}]*result="updated"[^}]*\} 1/);
     expect(metrics).toMatch(/supergraph_reloads_total\{[^}]*result="failed"[^}]*\} [1-9]/);
   });

@@ -1,5 +1,6 @@
 import { gql, SIGN_UP } from '../helpers/graphql';
-import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';
+import { startSystem, type TestSystem } from '../helpers/system';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 /** One hostile request and what the gateway must answer. */
 interface HostileCase {
@@ -126,14 +127,14 @@ describe('hostile requests against the gateway', () => {
   let usersBefore: number;
 
   beforeAll(async () => {
-    dataDir = await makeDataDir();
+    dataDir = await makeTempDir('signup-e2e-');
     system = await startSystem({ dataDir });
     usersBefore = await countUsers(system.gatewayUrl);
   });
 
   afterAll(async () => {
     await system?.close();
-    await removeDataDir(dataDir);
+    await removeTempDir(dataDir);
   });
 
   it('has at least 40 cases', () => {

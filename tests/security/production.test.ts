@@ -9,8 +9,9 @@ import { startFakeSubgraph, type FakeSubgraph } from '../helpers/fake-subgraph';
 import { gql } from '../helpers/graphql';
 import { recordingLogger } from '../helpers/logs';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
-import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';
+import { startSystem, type TestSystem } from '../helpers/system';
 import { bodyOf } from '../helpers/http';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 const SECRET = 'production-secret-0123456789';
 
@@ -21,7 +22,7 @@ describe('the gateway in production mode', () => {
 
   beforeAll(async () => {
     smtp = await startSmtpServer();
-    dataDir = await makeDataDir();
+    dataDir = await makeTempDir('signup-e2e-');
     system = await startSystem({
       dataDir,
       smtpUrl: smtp.url,
@@ -32,7 +33,7 @@ describe('the gateway in production mode', () => {
   afterAll(async () => {
     await system?.close();
     await smtp?.close();
-    await removeDataDir(dataDir);
+    await removeTempDir(dataDir);
   });
 
   it('refuses introspection', async () => {

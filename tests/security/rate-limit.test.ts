@@ -1,8 +1,11 @@
 import { parse, type OperationDefinitionNode } from 'graphql';
 import { countRootField, createSignUpLimiter } from '../../gateway/src/rate-limit';
 import { gql, SIGN_UP } from '../helpers/graphql';
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
-import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';
+import { startGateway } from '../../gateway/src/service';
+import type { RunningService } from '../../lib/service';
+import { silentLogger } from '../helpers/logs';
+import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
+import { useSystem } from '../helpers/system';
 import { bodyOf } from '../helpers/http';
 
 const countAddUser = (source: string) => {
@@ -10,6 +13,10 @@ const countAddUser = (source: string) => {
   const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition')!;
   return countRootField(document, operation, 'addUser');
 };
+
+/** One request signing up every email, each under its own alias. */
+const aliased = (emails: string[]) =>
+  `mutation { ${emails.map((email, i) => `a${i}: addUser(input: { name: "Alias ${i}", email: "${email}" }) { user { id } errors { code } }`).join(' ')} }`;
 
 describe('counting sign-ups in an operation', () => {
   it('counts each addUser, aliased or not, through fragments and inline fragments', () => {
@@ -66,37 +73,17 @@ describe('the sign-up limiter', () => {
 });
 
 describe('sign-up rate limits at the gateway', () => {
-  let smtp: TestSmtpServer;
-  let system: TestSystem;
-  let dataDir: string;
+  const fixture = useSystem({ env: { SIGNUP_RATE_PER_IP: '3', SIGNUP_RATE_GLOBAL: '8', SIGNUP_RATE_WINDOW_MS: '600000', TRUST_PROXY: 'loopback' } });
 
   // Behind a proxy on loopback, X-Forwarded-For names the client: each test plays a different one.
   const from = (ip: string, query: string, variables?: Record<string, unknown>) =>
-    fetch(system.gatewayUrl, {
+    fetch(fixture.system.gatewayUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
       body: JSON.stringify({ query, variables }),
     });
   const signUp = (ip: string, n: string) => from(ip, SIGN_UP, { input: { name: `User ${n}`, email: `user${n}@example.com` } });
-  const aliased = (emails: string[]) =>
-    `mutation { ${emails.map((email, i) => `a${i}: addUser(input: { name: "Alias ${i}", email: "${email}" }) { user { id } errors { code } }`).join(' ')} }`;
-  const countUsers = async () => (await gql(system.gatewayUrl, '{ users { totalCount } }')).data.users.totalCount as number;
-
-  beforeAll(async () => {
-    smtp = await startSmtpServer();
-    dataDir = await makeDataDir();
-    system = await startSystem({
-      dataDir,
-      smtpUrl: smtp.url,
-      env: { SIGNUP_RATE_PER_IP: '3', SIGNUP_RATE_GLOBAL: '8', SIGNUP_RATE_WINDOW_MS: '600000', TRUST_PROXY: 'loopback' },
-    });
-  });
-
-  afterAll(async () => {
-    await system?.close();
-    await smtp?.close();
-    await removeDataDir(dataDir);
-  });
+  const countUsers = async () => (await gql(fixture.system.gatewayUrl, '{ users { totalCount } }')).data.users.totalCount as number;
 
   it('refuses the limit+1st sign-up from one address with RATE_LIMITED, and writes nothing', async () => {
     for (const n of ['a1', 'a2', 'a3']) expect((await bodyOf(await signUp('203.0.113.1', n))).data.addUser.user).not.toBeNull();
@@ -147,26 +134,61 @@ describe('sign-up rate limits at the gateway', () => {
       extensions: { code: 'RATE_LIMITED', scope: 'global' },
     });
   });
+});
 
-  it('sends at most one welcome email per address, even to two sign-ups for it in one request', async () => {
-    const ownSmtp = await startSmtpServer();
-    const fresh = await startSystem({ dataDir: await makeDataDir(), smtpUrl: ownSmtp.url });
-    try {
-      const twice = await gql(fresh.gatewayUrl, aliased(['twice@example.com', 'TWICE@example.com']));
-      const outcomes = [twice.data.a0, twice.data.a1];
-      expect(outcomes.filter((o) => o.user)).toHaveLength(1);
-      expect(outcomes.flatMap((o) => o.errors)).toEqual([{ code: 'EMAIL_TAKEN' }]);
-      const again = await gql(fresh.gatewayUrl, SIGN_UP, { input: { name: 'Again', email: 'Twice@Example.com' } });
-      expect(again.data.addUser.errors[0].code).toBe('EMAIL_TAKEN');
+describe('one welcome email per address', () => {
+  const fixture = useSystem();
 
-      // Events are consumed in order: once the marker's email is out, any second email to twice@ would be too.
-      await gql(fresh.gatewayUrl, SIGN_UP, { input: { name: 'Marker', email: 'marker@example.com' } });
-      const messages = await ownSmtp.waitForMessages(2);
-      expect(messages.map((m) => m.to && !Array.isArray(m.to) && m.to.value[0]?.address)).toEqual(['twice@example.com', 'marker@example.com']);
-    } finally {
-      await fresh.close();
-      await ownSmtp.close();
-      await removeDataDir(fresh.dataDir);
+  it('sends at most one, even to two sign-ups for it in one request', async () => {
+    const { gatewayUrl } = fixture.system;
+    const twice = await gql(gatewayUrl, aliased(['twice@example.com', 'TWICE@example.com']));
+    const outcomes = [twice.data.a0, twice.data.a1];
+    expect(outcomes.filter((o) => o.user)).toHaveLength(1);
+    expect(outcomes.flatMap((o) => o.errors)).toEqual([{ code: 'EMAIL_TAKEN' }]);
+    const again = await gql(gatewayUrl, SIGN_UP, { input: { name: 'Again', email: 'Twice@Example.com' } });
+    expect(again.data.addUser.errors[0].code).toBe('EMAIL_TAKEN');
+
+    // Events are consumed in order: once the marker's email is out, any second email to twice@ would be too.
+    await gql(gatewayUrl, SIGN_UP, { input: { name: 'Marker', email: 'marker@example.com' } });
+    const messages = await fixture.smtp.waitForMessages(2);
+    expect(messages.map((m) => m.to && !Array.isArray(m.to) && m.to.value[0]?.address)).toEqual(['twice@example.com', 'marker@example.com']);
+  });
+});
+
+describeWithPostgres('sign-up rate limits across gateway replicas (DATABASE_URL set)', () => {
+  let cluster: PostgresCluster;
+  let second: RunningService;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+  });
+  const fixture = useSystem({
+    env: async () => ({ DATABASE_URL: await cluster.createDatabase('limits'), SIGNUP_RATE_PER_IP: '3', TRUST_PROXY: 'loopback' }),
+  });
+  beforeAll(async () => {
+    second = await startGateway({ ...fixture.system.config, GATEWAY_PORT: 0 }, silentLogger());
+  });
+  // After the fixture's own afterAll (hooks run in the order they are declared): the database goes last.
+  afterAll(async () => {
+    await second?.stop();
+    await cluster?.stop();
+  });
+
+  const signUpAt = (url: string, n: number) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.50' },
+      body: JSON.stringify({ query: SIGN_UP, variables: { input: { name: `Replica ${n}`, email: `replica${n}@example.com` } } }),
+    });
+
+  it('counts one address once across two gateways on one database', async () => {
+    const [first, other] = [fixture.system.gatewayUrl, second.url];
+    expect((await signUpAt(first, 1)).status).toBe(200);
+    expect((await signUpAt(other, 2)).status).toBe(200);
+    expect((await signUpAt(first, 3)).status).toBe(200);
+    for (const url of [other, first]) {
+      const refused = await signUpAt(url, 4);
+      expect(refused.status).toBe(429);
+      expect((await bodyOf(refused)).errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ip' });
     }
   });
 });

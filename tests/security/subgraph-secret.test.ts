@@ -2,8 +2,9 @@ import pino from 'pino';
 import { startGateway } from '../../gateway/src/service';
 import type { RunningService } from '../../lib/service';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
-import { makeDataDir, removeDataDir, startSystem, type TestSystem } from '../helpers/system';
+import { startSystem, type TestSystem } from '../helpers/system';
 import { bodyOf } from '../helpers/http';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 const SECRET = 'shared-secret-for-tests-0123456789';
 
@@ -22,7 +23,7 @@ describe('subgraphs answer only the gateway', () => {
   let userId: string;
 
   beforeAll(async () => {
-    dataDir = await makeDataDir();
+    dataDir = await makeTempDir('signup-e2e-');
     system = await startSystem({ dataDir, env: { SUBGRAPH_SECRET: SECRET } });
     const signUp = await gql(system.gatewayUrl, SIGN_UP, { input: { name: 'Ada', email: 'ada@example.com' } });
     userId = signUp.data.addUser.user.id;
@@ -30,7 +31,7 @@ describe('subgraphs answer only the gateway', () => {
 
   afterAll(async () => {
     await system?.close();
-    await removeDataDir(dataDir);
+    await removeTempDir(dataDir);
   });
 
   it('listen on loopback unless HOST says otherwise', () => {

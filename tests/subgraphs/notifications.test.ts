@@ -11,7 +11,8 @@ import {
   type NotificationsState,
   type UserAdded,
 } from '../../subgraphs/notifications/src/domain';
-import { openTempStore, silentLogger, singleResult, type TempStore } from '../helpers/subgraph-context';
+import { openTempStore, singleResult, type TempStore } from '../helpers/subgraph-context';
+import { silentLogger } from '../helpers/logs';
 
 type DeliveryView = {
   id: string;

@@ -4,7 +4,8 @@ import { MAX_PAGE_SIZE } from '../../subgraphs/users/src/resolvers/Query';
 import { createUsersServer } from '../../subgraphs/users/src/server';
 import type { Context } from '../../subgraphs/users/src/context';
 import { emptyUsersState, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
-import { openTempStore, silentLogger, singleResult, type TempStore } from '../helpers/subgraph-context';
+import { openTempStore, singleResult, type TempStore } from '../helpers/subgraph-context';
+import { silentLogger } from '../helpers/logs';
 
 type UserView = {
   id: string;
@@ -117,17 +118,16 @@ describe('addUser', () => {
   });
 
   it.each([
-    ['INVALID_EMAIL', 'email', { name: 'Ada', email: 'not-an-email' }],
-    ['INVALID_NAME', 'name', { name: '   ', email: 'ada@example.com' }],
-    ['INVALID_NAME', 'name', { name: 'Ada\u202Eecila', email: 'ada@example.com' }],
-  ])('refuses with %s on the %s field and writes nothing', async (code, field, input) => {
+    ['INVALID_EMAIL', 'email', { name: 'Ada', email: 'not-an-email' }, /^Email is not a valid address/],
+    ['INVALID_NAME', 'name', { name: '   ', email: 'ada@example.com' }, /^Name must not be empty/],
+    ['INVALID_NAME', 'name', { name: 'Ada\u202Eecila', email: 'ada@example.com' }, /^Name must not contain control characters/],
+  ])('refuses with %s on the %s field and writes nothing', async (code, field, input, message) => {
     const before = temp.store.version;
 
     const payload = await addUser(input.name, input.email);
 
     expect(payload.user).toBeNull();
-    expect(payload.errors).toEqual([{ code, field, message: expect.any(String) }]);
-    expect(payload.errors[0]!.message.length).toBeGreaterThan(0);
+    expect(payload.errors).toEqual([{ code, field, message: expect.stringMatching(message) }]);
     expect(temp.store.state.count).toBe(0);
     expect(temp.store.version).toBe(before);
   });

@@ -2,10 +2,10 @@ import { appendFile, open, readdir, readFile, stat, truncate, writeFile } from '
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LogRecord, StreamLog } from '../../lib/log';
-import { segmentFile, LogCorruptError, LogLockedError, openFileLog, tailFileLog } from '../../lib/log/file';
-import { encodeRecord } from '../../lib/log/file/record';
+import { encodeRecord, segmentFile, LogCorruptError, LogLockedError, openFileLog, tailFileLog } from '../../lib/log/file';
 import { aLogRecord } from '../helpers/builders';
-import { capturingLogger, makeTempDir, removeTempDir, silentLogger, WARN } from '../helpers/temp-dir';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
+import { recordingLogger, silentLogger, WARN } from '../helpers/logs';
 
 let dir: string;
 let file: string;
@@ -133,7 +133,7 @@ describe('openFileLog', () => {
       const records = await writeRecords(3);
       const lastLine = await lineOffset(2);
       await truncate(file, (await stat(file)).size - 10);
-      const { logger, lines } = capturingLogger();
+      const { logger, lines } = recordingLogger();
 
       const { log, replayed } = await openLog(logger);
 
@@ -149,7 +149,7 @@ describe('openFileLog', () => {
       const records = await writeRecords(3);
       const end = (await stat(file)).size;
       await appendFile(file, '0badc0de {"format":1,"vers');
-      const { logger, lines } = capturingLogger();
+      const { logger, lines } = recordingLogger();
 
       const { replayed } = await openLog(logger);
 
@@ -164,7 +164,7 @@ describe('openFileLog', () => {
       await log.append(aLogRecord(3, 'again'));
       await close(log);
 
-      const { logger, lines } = capturingLogger();
+      const { logger, lines } = recordingLogger();
       const { replayed } = await openLog(logger);
       expect(replayed.map((r) => r.version)).toEqual([1, 2, 3]);
       expect(replayed[2]).toEqual(aLogRecord(3, 'again'));

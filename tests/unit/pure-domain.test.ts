@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ROOT } from '../helpers/processes';
+import { ROOT } from '../helpers/paths';
 
 /** What the pure core may import: data structures and validation, nothing that does I/O or knows GraphQL. */
 const ALLOWED = [/^immer$/, /^zod$/, /^escape-html$/, /^\.\.?\//];

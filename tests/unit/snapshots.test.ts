@@ -12,7 +12,8 @@ import {
   type UsersEvent,
   type UsersState,
 } from '../../subgraphs/users/src/domain';
-import { capturingLogger, makeTempDir, removeTempDir, silentLogger, WARN } from '../helpers/temp-dir';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
+import { recordingLogger, silentLogger, WARN } from '../helpers/logs';
 
 let root: string;
 beforeEach(async () => {
@@ -114,7 +115,7 @@ describe('snapshots', () => {
     const text = await readFile(newest, 'utf8');
     await writeFile(newest, text.replace('User 3', 'User 8'));
 
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = recordingLogger();
     const restarted = await openUsers(dir, NEVER, logger);
     expect(restarted.state.count).toBe(22);
     expect(lines).toContainEqual(expect.objectContaining({ level: WARN, file: newest, problem: 'checksum mismatch' }));

@@ -4,7 +4,8 @@ import { createFileBackend, listSegments } from '../../lib/log/file';
 import { openStore, type Store } from '../../lib/store';
 import { emptyUsersState, signUp, userById, usersAfter, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
 import { aSignUp, made } from '../helpers/builders';
-import { makeTempDir, removeTempDir, silentLogger } from '../helpers/temp-dir';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
+import { silentLogger } from '../helpers/logs';
 
 let root: string;
 const stores: Store<object, unknown>[] = [];

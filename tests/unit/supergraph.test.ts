@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { composeSupergraph, loadSupergraphConfig, renderSupergraphFile } from '../../gateway/src/compose';
+import { ROOT } from '../helpers/paths';
 
-const repoRoot = path.resolve(__dirname, '../..');
 const link = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.14", import: ["@key", "@shareable"])\n';
 
 let dir: string;
@@ -26,8 +26,8 @@ function writeSupergraph(schemas: Record<string, string>, routingUrl = 'http://l
 }
 
 test('the committed supergraph equals a fresh composition of supergraph.yaml', () => {
-  const { supergraphSdl } = composeSupergraph(loadSupergraphConfig(path.join(repoRoot, 'supergraph.yaml')));
-  const committed = readFileSync(path.join(repoRoot, 'gateway/supergraph.graphql'), 'utf8');
+  const { supergraphSdl } = composeSupergraph(loadSupergraphConfig(path.join(ROOT, 'supergraph.yaml')));
+  const committed = readFileSync(path.join(ROOT, 'gateway/supergraph.graphql'), 'utf8');
   if (committed !== renderSupergraphFile(supergraphSdl)) {
     throw new Error('gateway/supergraph.graphql is stale: run `npm run compose` and commit the result.');
   }

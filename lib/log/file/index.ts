@@ -11,6 +11,7 @@ export { acknowledge } from './consumers';
 export { readLogHead } from './read';
 export { listSegments, listSnapshots, segmentFile } from './files';
 export { writeSnapshot } from './snapshot';
+export { encodeRecord } from './record';
 export { LogLockedError } from './lock';
 
 export interface FileBackendOptions {

@@ -1,5 +1,5 @@
-import { Pool, type PoolConfig } from 'pg';
 import type { Logger } from 'pino';
+import { createPool, databaseUnreachable, redactUrl } from '../../postgres';
 import type { LogBackend } from '../types';
 import { startFollower } from './follower';
 import { startNotifier } from './notifier';
@@ -18,21 +18,6 @@ export interface PostgresBackendOptions {
   readonly maxConnections?: number;
 }
 
-export class DatabaseUnreachableError extends Error {
-  override readonly name = 'DatabaseUnreachableError';
-}
-
-/** `url` without its password, fit for logs and error messages. */
-export const redactUrl = (url: string): string => {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
-};
-
 /**
  * The PostgreSQL backend: the streams of every service in one table keyed by
  * (stream, version), so that replicas share one state. Creates its tables at
@@ -45,25 +30,12 @@ export const openPostgresBackend = async ({
   timeoutMs = 5_000,
   maxConnections = 10,
 }: PostgresBackendOptions): Promise<LogBackend> => {
-  const config: PoolConfig = {
-    connectionString: url,
-    connectionTimeoutMillis: timeoutMs,
-    query_timeout: timeoutMs,
-    statement_timeout: timeoutMs,
-    max: maxConnections,
-  };
-  const pool = new Pool(config);
-  // An idle connection dropped by a database restart must not take the process down; the next query reconnects.
-  pool.on('error', (error) => logger.warn({ err: error }, 'an idle database connection failed'));
+  const pool = createPool({ url, logger, timeoutMs, maxConnections });
   try {
     await migrate(pool);
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw new DatabaseUnreachableError(
-      `cannot use the database at DATABASE_URL=${redactUrl(url)}: ${(error as Error).message}. ` +
-        'Check that PostgreSQL runs there and accepts this user, or unset DATABASE_URL to use the embedded log under DATA_DIR',
-      { cause: error },
-    );
+    throw databaseUnreachable(url, error, 'use the embedded log under DATA_DIR');
   }
   const notifier = startNotifier({ connectionString: url, connectionTimeoutMillis: timeoutMs }, logger);
   logger.info({ database: redactUrl(url) }, 'log backend: PostgreSQL');
