@@ -8,6 +8,7 @@ import {
   queuedDeliveries,
   recordOutcome,
   renderWelcomeEmail,
+  renewClaim,
   resendWelcome,
   welcomeDeliveryId,
   welcomeOf,
@@ -181,6 +182,21 @@ describe('beginAttempt with a claimant (replicas)', () => {
     const { result } = run(claimed, beginAttempt('d-1', { replica: 'replica-b', now: A.until, until: '2024-05-01T12:02:00.000Z' }));
 
     expect(result?.messageId).toBe(delivery.messageId);
+  });
+
+  it('extends the claimer\'s lease while its conversation runs, and tells a replica whose claim was taken over', () => {
+    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
+    const later = '2024-05-01T12:01:20.000Z';
+
+    const renewed = run(claimed, renewClaim('d-1', { by: 'replica-a', until: later }));
+    const byOther = renewClaim('d-1', { by: 'replica-b', until: later })(claimed);
+    const shorter = renewClaim('d-1', { by: 'replica-a', until: A.now })(claimed);
+
+    expect(renewed.result).toBe(true);
+    expect(deliveryById(renewed.next, 'd-1')?.claim).toEqual({ by: 'replica-a', until: later });
+    expect(byOther.result).toBe(false);
+    expect(byOther.recipe).toBeUndefined();
+    expect(shorter.recipe).toBeUndefined();
   });
 
   it('clears the claim once the delivery is SENT or FAILED', () => {

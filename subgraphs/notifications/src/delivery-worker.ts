@@ -1,7 +1,7 @@
 import type { Logger } from '../../../lib/logger';
 import { LogUnavailableError } from '../../../lib/log';
 import type { Store } from '../../../lib/store';
-import { beginAttempt, deliveryById, liveClaimOfOther, queuedDeliveries, recordOutcome, renderWelcomeEmail, type NotificationsState } from './domain';
+import { beginAttempt, deliveryById, liveClaimOfOther, queuedDeliveries, recordOutcome, renderWelcomeEmail, renewClaim, type NotificationsState } from './domain';
 import { isPermanent, type Mailer } from './mailer';
 
 export interface RetryPolicy {
@@ -51,9 +51,10 @@ const describe = (error: unknown): string => {
 
 /**
  * Sends queued deliveries. Each attempt claims the delivery for this replica
- * (a lease) in the log before the SMTP conversation starts, and records its
- * outcome after: a crash in between leaves the delivery QUEUED and claimed, so
- * once the lease ends it is sent again, by any replica, with the same Message-ID.
+ * (a lease, renewed while the conversation runs) in the log before the SMTP
+ * conversation starts, and records its outcome after: a crash in between
+ * leaves the delivery QUEUED and claimed, so once the lease ends it is sent
+ * again, by any replica, with the same Message-ID.
  */
 export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica, leaseMs, scanMs, concurrency = 4 }: DeliveryWorkerOptions): DeliveryWorker => {
   const timers = new Map<string, NodeJS.Timeout>();
@@ -80,6 +81,19 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
     logger.info({ deliveryId: id, attempts: sent.attempts }, 'email sent');
   };
 
+  /** Renews this replica's claim on `id` every third of the lease until `stop` is called: a slow conversation keeps its delivery. */
+  const keepClaim = (id: string): (() => void) => {
+    const renew = () => {
+      const until = new Date(now().getTime() + leaseMs).toISOString();
+      store.execute(renewClaim(id, { by: replica, until })).then(
+        (held) => held || logger.warn({ deliveryId: id }, 'another replica took the delivery over during the conversation'),
+        (error: unknown) => logger.warn({ err: error, deliveryId: id }, 'could not renew the claim'),
+      );
+    };
+    const timer = setInterval(renew, leaseMs / 3);
+    return () => clearInterval(timer);
+  };
+
   const attempt = async (id: string): Promise<void> => {
     const unrecorded = sentUnrecorded.get(id);
     if (unrecorded) return recordSent(id, unrecorded);
@@ -88,10 +102,12 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
     const delivery = await store.execute(beginAttempt(id, claimant));
     if (!delivery) return followUp(id);
     const attempts = delivery.attempts + 1;
+    const release = keepClaim(id);
     try {
       const content = renderWelcomeEmail(delivery.toName);
       await mailer.send({ deliveryId: id, messageId: delivery.messageId, to: { name: delivery.toName, address: delivery.to }, ...content });
     } catch (error) {
+      release();
       const reason = describe(error);
       if (isPermanent(error)) {
         await store.execute(recordOutcome(id, { kind: 'failed', error: reason }));
@@ -105,6 +121,7 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
       }
       return;
     }
+    release();
     // Outside the catch: a log out of reach here must not count as a failed send, or the email would go out twice.
     await recordSent(id, { at: now().toISOString(), attempts });
   };

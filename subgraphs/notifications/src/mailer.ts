@@ -25,8 +25,6 @@ export interface MailerOptions {
   readonly from: string;
   readonly outboxDir: string;
   readonly logger: Logger;
-  /** Connecting, the greeting and any silence on the socket give up after this long (nodemailer's defaults otherwise: up to 10 min). */
-  readonly timeoutMs?: number | undefined;
 }
 
 const safe = { disableFileAccess: true, disableUrlAccess: true } as const;
@@ -34,7 +32,7 @@ const safe = { disableFileAccess: true, disableUrlAccess: true } as const;
 /** True when retrying the same message cannot help (a 5xx reply other than 503). */
 export const isPermanent = (error: unknown): boolean => (error as { permanent?: unknown }).permanent === true;
 
-export const createMailer = ({ smtpUrl, from, outboxDir, logger, timeoutMs }: MailerOptions): Mailer => {
+export const createMailer = ({ smtpUrl, from, outboxDir, logger }: MailerOptions): Mailer => {
   const message = (email: OutgoingEmail) => ({
     from,
     to: { name: email.to.name, address: email.to.address },
@@ -46,8 +44,7 @@ export const createMailer = ({ smtpUrl, from, outboxDir, logger, timeoutMs }: Ma
 
   if (smtpUrl) {
     // The pool must never resend on its own: every attempt is recorded by the caller first.
-    const timeouts = timeoutMs === undefined ? {} : { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs };
-    const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxRequeues: 0, ...timeouts, ...safe });
+    const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxRequeues: 0, ...safe });
     return {
       send: async (email) => (await transport.sendMail(message(email))).response,
       close: () => transport.close(),

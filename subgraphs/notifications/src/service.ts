@@ -39,14 +39,7 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
       const shared = Boolean(config.DATABASE_URL);
       const leaseMs = config.DELIVERY_LEASE_MS;
       const mailer = countingMailer(
-        createMailer({
-          smtpUrl: config.SMTP_URL,
-          from: config.MAIL_FROM,
-          outboxDir: join(config.DATA_DIR, 'outbox'),
-          logger: serviceLogger,
-          // Replicas: an SMTP conversation gives up well within its lease, so no other replica takes a delivery over while it still talks.
-          timeoutMs: shared ? Math.ceil(leaseMs / 2) : undefined,
-        }),
+        createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: join(config.DATA_DIR, 'outbox'), logger: serviceLogger }),
         emails,
       );
       const retry = { baseMs: config.SMTP_RETRY_BASE_MS, maxMs: config.SMTP_RETRY_MAX_MS };

@@ -4,7 +4,7 @@ import { unreachable } from '../../../../lib/unreachable';
 import { notFailed, unknownUser, type NotificationError } from '../errors';
 import type { Claim, Delivery, NotificationsState, UserAdded } from './model';
 import { deliveryById, liveClaimOfOther, welcomeDeliveryId, welcomeOf } from './queries';
-import { markFailed, markRetrying, markSent, queueDeliveries, requeue, startAttempt } from './recipes';
+import { extendClaim, markFailed, markRetrying, markSent, queueDeliveries, requeue, startAttempt } from './recipes';
 import { welcomeSubject } from './welcome-email';
 
 type NotificationsCommand<R> = Command<NotificationsState, never, R>;
@@ -72,6 +72,19 @@ export const beginAttempt =
     if (claimant && liveClaimOfOther(delivery, claimant.replica, claimant.now)) return { result: undefined };
     const claim: Claim | undefined = claimant && { by: claimant.replica, until: claimant.until };
     return { recipe: (draft) => startAttempt(draft, id, claim), result: delivery };
+  };
+
+/**
+ * Extends the claimer's lease while its SMTP conversation runs; true when the
+ * delivery is still QUEUED and claimed by `claim.by`, false when it was taken over or settled.
+ */
+export const renewClaim =
+  (id: string, claim: Claim): NotificationsCommand<boolean> =>
+  (state) => {
+    const delivery = deliveryById(state, id);
+    if (delivery?.status !== 'QUEUED' || delivery.claim?.by !== claim.by) return { result: false };
+    if (Date.parse(delivery.claim.until) >= Date.parse(claim.until)) return { result: true };
+    return { recipe: (draft) => extendClaim(draft, id, claim.until), result: true };
   };
 
 export type AttemptOutcome =

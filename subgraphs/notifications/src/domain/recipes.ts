@@ -27,6 +27,11 @@ export const startAttempt = (draft: D, id: string, claim?: Claim): void => {
   if (claim) delivery.claim = { ...claim };
 };
 
+export const extendClaim = (draft: D, id: string, until: string): void => {
+  const { claim } = deliveryIn(draft, id);
+  if (claim) claim.until = until;
+};
+
 export const markSent = (draft: D, id: string, sentAt: string): void => {
   const delivery = deliveryIn(draft, id);
   Object.assign(delivery, { status: 'SENT', sentAt, lastError: null });
