@@ -38,7 +38,9 @@ describe('the system as its npm scripts run it', () => {
     const signUp = await gql(sandboxUrl!, SIGN_UP, { input: { name: 'Grace <Hopper>', email: 'grace@example.com' } });
     expect(signUp.data.addUser.errors).toEqual([]);
     const [file] = await eventually(() => outboxFiles(dataDir), (files) => files.length === 1);
-    expect(system.output()).toContain(join(dataDir, 'outbox', file!));
+    // The file is renamed into place just before the line naming it is logged: wait for the line, not only the file.
+    const logged = join(dataDir, 'outbox', file!);
+    await system.waitFor(new RegExp(logged.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
     const mail = await simpleParser(await readFile(join(dataDir, 'outbox', file!)));
     expect(mail.to).toMatchObject({ value: [{ address: 'grace@example.com', name: 'Grace <Hopper>' }] });
     expect(mail.html).toContain('Grace &lt;Hopper&gt;');
