@@ -79,8 +79,12 @@ const userIds = async (name: string) => {
   return { uid: await ids('-u'), gid: await ids('-g') };
 };
 
-/** Starts a throwaway PostgreSQL cluster on a free loopback port (trust auth, user `app`). */
-export const startPostgres = async (): Promise<PostgresCluster> => {
+/**
+ * Starts a throwaway PostgreSQL cluster on a free loopback port (trust auth,
+ * user `app`). Tests run it with fsync off; `durable` keeps PostgreSQL's
+ * defaults (fsync, synchronous_commit on), for benchmarks of durable writes.
+ */
+export const startPostgres = async ({ durable = false }: { durable?: boolean } = {}): Promise<PostgresCluster> => {
   if (!programs) throw new Error(MISSING);
   const { initdb, pgCtl } = programs;
   const dir = await mkdtemp(join(tmpdir(), 'pg-test-'));
@@ -92,7 +96,7 @@ export const startPostgres = async (): Promise<PostgresCluster> => {
   const logFile = join(dir, 'server.log');
   const port = await freePort();
   // fsync off: a killed server still keeps what the OS has; only a machine crash would lose it.
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${durable ? '' : ' -c fsync=off -c full_page_writes=off'}`;
   const ctl = async (...args: string[]) => {
     try {
       await runProgram(pgCtl, ['-D', data, '-l', logFile, '-o', options, '-w', ...args]);
