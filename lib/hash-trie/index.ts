@@ -73,6 +73,16 @@ export const trieSet = <V>(trie: Draft<HashTrie<V>>, key: string, value: V): voi
   node[key] = value;
 };
 
+/** Removes `key` inside a recipe; emptied nodes stay, for the next insert under them. */
+export const trieDelete = <V>(trie: Draft<HashTrie<V>>, key: string): void => {
+  let node = trie as unknown as Record<string, unknown> | undefined;
+  for (const digit of pathOf(key)) {
+    node = node![digit] as Record<string, unknown> | undefined;
+    if (node === undefined) return;
+  }
+  if (Object.hasOwn(node!, key)) delete node![key];
+};
+
 /** Every value, in no particular order. Visits the whole trie: for start-up scans, not requests. */
 export function* trieValues<V>(trie: HashTrie<V>): Generator<Immutable<V>> {
   function* walk(node: Record<string, unknown>, level: number): Generator<Immutable<V>> {

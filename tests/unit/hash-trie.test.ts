@@ -1,5 +1,5 @@
 import { applyPatches, enablePatches, freeze, produce, produceWithPatches, type Draft } from 'immer';
-import { TRIE_LEVELS, emptyTrie, trieGet, trieHas, trieSet, trieValues, type HashTrie } from '../../lib/hash-trie';
+import { TRIE_LEVELS, emptyTrie, trieDelete, trieGet, trieHas, trieSet, trieValues, type HashTrie } from '../../lib/hash-trie';
 
 enablePatches();
 
@@ -24,6 +24,21 @@ describe('hash-trie', () => {
     expect(trieGet(trie, 'c')).toBeUndefined();
     expect(trieHas(trie, 'a')).toBe(true);
     expect(trieHas(trie, 'c')).toBe(false);
+  });
+
+  it('deletes a key in a recipe, leaving the others and the input untouched, and replays the deletion from its patches', () => {
+    const trie = trieOf(keys(100).map((key, i) => [key, i] as const));
+
+    const [next, patches] = produceWithPatches(trie, (draft) => {
+      trieDelete(draft, 'key-7');
+      trieDelete(draft, 'never-set');
+    });
+
+    expect(trieHas(next, 'key-7')).toBe(false);
+    expect([...trieValues(next)]).toHaveLength(99);
+    expect(trieGet(next, 'key-8')).toBe(8);
+    expect(trieHas(trie, 'key-7')).toBe(true);
+    expect(applyPatches(trie, patches)).toEqual(next);
   });
 
   it('tells a key set to a falsy value from a missing one', () => {

@@ -5,6 +5,7 @@ import {
   consumeUserRecords,
   deliveriesOf,
   deliveryById,
+  pendingDeliveries,
   queuedDeliveries,
   recordOutcome,
   renderWelcomeEmail,
@@ -227,6 +228,35 @@ describe('beginAttempt with a claimant (replicas)', () => {
     const decision = recordOutcome('d-1', { kind: 'retrying', error: 'timeout' })(state);
 
     expect(decision.recipe).toBeUndefined();
+  });
+});
+
+describe('the index of queued deliveries', () => {
+  const ids = (state: State) => pendingDeliveries(state).map((d) => d.id).sort();
+
+  it('holds what is QUEUED: queued, then out once SENT or FAILED, and in again when requeued', () => {
+    const { next: queued } = run(aNotificationsState(), consumeUserRecords([aUsersRecord(1, [aUserAdded({ id: 'u-1' }), aUserAdded({ id: 'u-2' })])], MADE));
+    const sent = run(queued, recordOutcome('welcome-u-1', { kind: 'sent', at: CREATED_AT })).next;
+    const failed = run(sent, recordOutcome('welcome-u-2', { kind: 'failed', error: '550 no' })).next;
+    const requeued = run(failed, resendWelcome('u-2')).next;
+
+    expect(ids(queued)).toEqual(['welcome-u-1', 'welcome-u-2']);
+    expect(ids(sent)).toEqual(['welcome-u-2']);
+    expect(ids(failed)).toEqual([]);
+    expect(ids(requeued)).toEqual(['welcome-u-2']);
+  });
+
+  it('works on a state written before the index existed: its deliveries settle, new ones are indexed', () => {
+    const { next: queued } = run(aNotificationsState(), consumeUserRecords([aUsersRecord(1, [aUserAdded({ id: 'u-old' })])], MADE));
+    const { queuedIds: _dropped, ...withoutIndex } = queued;
+    const old = withoutIndex as State;
+
+    const sent = run(old, recordOutcome('welcome-u-old', { kind: 'sent', at: CREATED_AT })).next;
+    const later = run(sent, consumeUserRecords([aUsersRecord(2, [aUserAdded({ id: 'u-new' })])], MADE)).next;
+
+    expect(ids(old)).toEqual([]);
+    expect(deliveryById(sent, 'welcome-u-old')?.status).toBe('SENT');
+    expect(ids(later)).toEqual(['welcome-u-new']);
   });
 });
 

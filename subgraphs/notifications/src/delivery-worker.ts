@@ -1,7 +1,7 @@
 import type { Logger } from '../../../lib/logger';
 import { LogUnavailableError } from '../../../lib/log';
 import type { Store } from '../../../lib/store';
-import { beginAttempt, deliveryById, liveClaimOfOther, queuedDeliveries, recordOutcome, renderWelcomeEmail, renewClaim, type NotificationsState } from './domain';
+import { beginAttempt, deliveryById, liveClaimOfOther, pendingDeliveries, recordOutcome, renderWelcomeEmail, renewClaim, type NotificationsState } from './domain';
 import { isPermanent, type Mailer } from './mailer';
 
 export interface RetryPolicy {
@@ -156,7 +156,7 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
   // Deliveries this replica holds are on its own timers; the rest are followed up here.
   const scan = () => {
     const at = now().toISOString();
-    for (const delivery of queuedDeliveries(store.state)) {
+    for (const delivery of pendingDeliveries(store.state)) {
       if (delivery.claim?.by === replica) continue;
       if (liveClaimOfOther(delivery, replica, at)) followUp(delivery.id);
       else schedule(delivery.id);

@@ -1,4 +1,4 @@
 export * from './model';
 export { consumeUserRecords, beginAttempt, renewClaim, recordOutcome, resendWelcome, type AttemptOutcome, type Claimant, type ConsumedRecord, type ResendResult } from './commands';
-export { deliveryById, deliveriesOf, liveClaimOfOther, queuedDeliveries, welcomeOf, welcomeDeliveryId } from './queries';
+export { deliveryById, deliveriesOf, liveClaimOfOther, pendingDeliveries, queuedDeliveries, welcomeOf, welcomeDeliveryId } from './queries';
 export { renderWelcomeEmail, type EmailContent } from './welcome-email';

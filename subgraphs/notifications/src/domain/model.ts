@@ -44,12 +44,19 @@ export interface NotificationsState {
   readonly deliveries: HashTrie<Delivery>;
   /** User id -> ids of that user's deliveries, oldest first. */
   readonly deliveryIdsByUser: HashTrie<readonly string[]>;
+  /**
+   * Id -> id of every QUEUED delivery: what replicas scan, so a scan costs what
+   * is pending rather than every email ever sent. Absent from states written
+   * before it existed (their queued deliveries are found by the start-up scan).
+   */
+  readonly queuedIds?: HashTrie<string>;
 }
 
 export const emptyNotificationsState = (): NotificationsState => ({
   cursor: 0,
   deliveries: emptyTrie(),
   deliveryIdsByUser: emptyTrie(),
+  queuedIds: emptyTrie(),
 });
 
 /** The users service's event this service consumes (see subgraphs/users UsersEvent). */

@@ -14,6 +14,13 @@ export const welcomeOf = (state: State, userId: string): Immutable<Delivery> | u
 export const deliveriesOf = (state: State, userId: string): Immutable<Delivery>[] =>
   (trieGet(state.deliveryIdsByUser, userId) ?? []).flatMap((id) => deliveryById(state, id) ?? []);
 
+/** Deliveries still to send, from the index of queued ones: what a periodic scan may afford. */
+export const pendingDeliveries = (state: State): Immutable<Delivery>[] =>
+  [...trieValues(state.queuedIds ?? {})].flatMap((id) => {
+    const delivery = deliveryById(state, id);
+    return delivery?.status === 'QUEUED' ? [delivery] : [];
+  });
+
 /** Deliveries still to send, oldest first. Scans everything: for start-up only. */
 export const queuedDeliveries = (state: State): Immutable<Delivery>[] =>
   [...trieValues(state.deliveries)]

@@ -1,5 +1,5 @@
 import type { Draft } from 'immer';
-import { trieGet, trieSet } from '../../../../lib/hash-trie';
+import { emptyTrie, trieDelete, trieGet, trieSet } from '../../../../lib/hash-trie';
 import type { Claim, Delivery, NotificationsState } from './model';
 
 type D = Draft<NotificationsState>;
@@ -10,12 +10,22 @@ const deliveryIn = (draft: D, id: string): Draft<Delivery> => {
   return delivery;
 };
 
+const markQueued = (draft: D, id: string): void => {
+  draft.queuedIds ??= emptyTrie();
+  trieSet(draft.queuedIds, id, id);
+};
+
+const unmarkQueued = (draft: D, id: string): void => {
+  if (draft.queuedIds) trieDelete(draft.queuedIds, id);
+};
+
 /** Queues new deliveries and advances the cursor in the same write. */
 export const queueDeliveries = (draft: D, deliveries: readonly Delivery[], cursor: number): void => {
   for (const delivery of deliveries) {
     trieSet(draft.deliveries, delivery.id, delivery);
     const ids = trieGet(draft.deliveryIdsByUser, delivery.userId) ?? [];
     trieSet(draft.deliveryIdsByUser, delivery.userId, [...ids, delivery.id]);
+    if (delivery.status === 'QUEUED') markQueued(draft, delivery.id);
   }
   draft.cursor = cursor;
 };
@@ -36,6 +46,7 @@ export const markSent = (draft: D, id: string, sentAt: string): void => {
   const delivery = deliveryIn(draft, id);
   Object.assign(delivery, { status: 'SENT', sentAt, lastError: null });
   delete delivery.claim;
+  unmarkQueued(draft, id);
 };
 
 /** A transient failure: stays QUEUED for another attempt, held by `hold` until then when given. */
@@ -50,10 +61,12 @@ export const markFailed = (draft: D, id: string, error: string): void => {
   const delivery = deliveryIn(draft, id);
   Object.assign(delivery, { status: 'FAILED', lastError: error });
   delete delivery.claim;
+  unmarkQueued(draft, id);
 };
 
 export const requeue = (draft: D, id: string): void => {
   const delivery = deliveryIn(draft, id);
   delivery.status = 'QUEUED';
   delete delivery.claim;
+  markQueued(draft, id);
 };
