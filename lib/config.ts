@@ -82,6 +82,8 @@ const schema = z.object({
   SIGNUP_RATE_WINDOW_MS: positive(10 * 60_000),
   SHUTDOWN_GRACE_MS: positive(10_000),
   METRICS_TOKEN: secret,
+  /** `off`: log records are written but not fsync'd. Only to measure what durability costs; refused in production. */
+  LOG_FSYNC: z.enum(['on', 'off']).default('on'),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -118,6 +120,9 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env, service: Servic
     for (const key of REQUIRED_IN_PRODUCTION[service]) {
       if (present[key] === undefined) problems.push(`  ${key}: ${WHY_REQUIRED[key]}`);
     }
+  }
+  if (present.NODE_ENV === 'production' && present.LOG_FSYNC === 'off') {
+    problems.push('  LOG_FSYNC: off is for benchmarks only (acknowledged sign-ups would not survive a power cut); refused in production');
   }
   if (!parsed.success || problems.length) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
   return Object.freeze({ ...parsed.data, DATA_DIR: resolve(parsed.data.DATA_DIR), SUPERGRAPH_PATH: resolve(parsed.data.SUPERGRAPH_PATH) });

@@ -28,7 +28,7 @@ export const runMain = async (
     process.stderr.write(`${name}: ${error.message}\n`);
     process.exit(1);
   }
-  const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV !== 'production' });
+  const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' });
   // A service that cannot go on (its log cannot be written) exits; a restart replays the log.
   const fatal = (error: Error) => {
     logger.fatal({ err: error }, `${name} cannot continue; exiting`);

@@ -36,6 +36,8 @@ export interface OpenFileLogOptions {
   readonly replay: (records: LogRecord[]) => void;
   /** One fsync per record instead of group commit: only to measure what group commit saves. */
   readonly syncEachRecord?: boolean;
+  /** False: records are written but never fsync'd. Benchmarks only (the cost of durability); config refuses it in production. */
+  readonly fsync?: boolean;
 }
 
 /**
@@ -128,7 +130,7 @@ const recover = async ({ dir, logger, restore, replay }: OpenFileLogOptions): Pr
  * arrive while an fsync runs share the next one).
  */
 export const openFileLog = async (options: OpenFileLogOptions): Promise<AppendLog> => {
-  const { dir, logger, syncEachRecord = false } = options;
+  const { dir, logger, syncEachRecord = false, fsync = true } = options;
   await mkdir(dir, { recursive: true });
   const lock = await acquireLock(dir);
   let handle: FileHandle;
@@ -163,7 +165,7 @@ export const openFileLog = async (options: OpenFileLogOptions): Promise<AppendLo
     for (let written = 0; written < data.length; ) {
       written += (await handle.write(data, written)).bytesWritten;
     }
-    await handle.datasync();
+    if (fsync) await handle.datasync();
   };
 
   const flush = async (): Promise<void> => {

@@ -51,6 +51,8 @@ export interface OpenStoreOptions<S> {
   readonly snapshotEvery?: SnapshotPolicy;
   /** One fsync per record: only to measure group commit against. */
   readonly syncEachRecord?: boolean;
+  /** False: appends are never fsync'd. Benchmarks only: see `LOG_FSYNC` in lib/config.ts. */
+  readonly fsync?: boolean;
   /**
    * Called once when an append fails (disk full, I/O error). The store then
    * refuses every command: its newest state is no longer what the log holds,
@@ -81,6 +83,7 @@ export const openStore = async <S extends object, E = unknown>({
   codec = jsonCodec<S>(),
   snapshotEvery = DEFAULT_SNAPSHOT_POLICY,
   syncEachRecord = false,
+  fsync = true,
   onFailure,
 }: OpenStoreOptions<S>): Promise<Store<S, E>> => {
   // Frozen up front: Immer would otherwise deep-freeze the whole tree on the first write.
@@ -95,7 +98,7 @@ export const openStore = async <S extends object, E = unknown>({
     }
   };
   const started = performance.now();
-  const log = await openFileLog({ dir, logger, restore, replay, syncEachRecord });
+  const log = await openFileLog({ dir, logger, restore, replay, syncEachRecord, fsync });
   logger.info({ dir, version: log.version, ms: Math.round(performance.now() - started) }, 'state loaded');
 
   let head = durable;

@@ -71,4 +71,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', ...secret }, 'all')).toThrow(/SMTP_URL: required in production/);
     expect(() => loadConfig({ NODE_ENV: 'production', ...secret, SMTP_URL: 'smtp://mail.example.com:587' }, 'all')).not.toThrow();
   });
+
+  it('refuses the benchmark-only LOG_FSYNC=off in production', () => {
+    const secret = { SUBGRAPH_SECRET: 'a-long-enough-secret' };
+    expect(loadConfig({}).LOG_FSYNC).toBe('on');
+    expect(loadConfig({ NODE_ENV: 'test', LOG_FSYNC: 'off' }).LOG_FSYNC).toBe('off');
+    expect(() => loadConfig({ NODE_ENV: 'production', ...secret, LOG_FSYNC: 'off' }, 'users')).toThrow(/LOG_FSYNC: off is for benchmarks only/);
+  });
 });

@@ -36,6 +36,7 @@ export const startNotificationsService = async (
     logger,
     onFailure: onFatal,
     snapshotEvery: { records: config.SNAPSHOT_EVERY_RECORDS, bytes: config.SNAPSHOT_EVERY_BYTES },
+    fsync: config.LOG_FSYNC === 'on',
     onAppend: (seconds) => metrics.appends.observe(seconds),
   });
   consumed = () => store.state.cursor;

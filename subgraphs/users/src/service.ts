@@ -32,6 +32,7 @@ export const startUsersService = async (
     logger,
     onFailure: onFatal,
     snapshotEvery: { records: config.SNAPSHOT_EVERY_RECORDS, bytes: config.SNAPSHOT_EVERY_BYTES },
+    fsync: config.LOG_FSYNC === 'on',
     onAppend: (seconds) => appends.observe(seconds),
   });
   const context: Context = { store, logger, newId: randomUUID, now: () => new Date(), onSignUp: (outcome) => signUps.inc({ outcome }) };
