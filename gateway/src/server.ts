@@ -1,6 +1,6 @@
 import { ApolloGateway, type SupergraphSdlHook } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError } from 'graphql';
@@ -131,6 +131,8 @@ export const createGatewayServer = (options: GatewayOptions): GatewayServer => {
     logger,
     plugins: [
       production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault(),
+      // No subgraph sends cache hints: the plugin would only compute a policy of "no caching" per request.
+      ApolloServerPluginCacheControlDisabled(),
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       operationResolvedPlugin(),
       signUpRateLimitPlugin(createSignUpLimiter(options.signUpRate), {

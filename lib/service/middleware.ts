@@ -46,18 +46,26 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 export const sameSecret = (given: string | undefined, expected: string): boolean =>
   given !== undefined && timingSafeEqual(digest(given), digest(expected));
 
+/** `sameSecret` against one fixed secret, whose digest is computed once instead of per request. */
+export const secretChecker = (expected: string): ((given: string | undefined) => boolean) => {
+  const wanted = digest(expected);
+  return (given) => given !== undefined && timingSafeEqual(digest(given), wanted);
+};
+
 export const graphqlErrorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
 
 /** Refuses, with 401, every request that does not carry the shared secret. */
 export const requireSecret =
-  (secret: string, onRefused: () => void): RequestHandler =>
-  (req, res, next) => {
+  (secret: string, onRefused: () => void): RequestHandler => {
+  const matches = secretChecker(secret);
+  return (req, res, next) => {
     const given = req.headers[SUBGRAPH_SECRET_HEADER];
-    if (sameSecret(typeof given === 'string' ? given : undefined, secret)) return next();
+    if (matches(typeof given === 'string' ? given : undefined)) return next();
     onRefused();
     scopeOf(res).logger.warn({ clientIp: scopeOf(res).clientIp }, 'request without the subgraph secret refused');
     res.status(401).json(graphqlErrorBody(`This service answers only the gateway: missing or wrong ${SUBGRAPH_SECRET_HEADER} header.`, 'UNAUTHENTICATED'));
   };
+};
 
 /**
  * Express 5 leaves `req.body` unset when no parser matched (a `text/plain`

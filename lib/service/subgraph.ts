@@ -1,5 +1,9 @@
 import type { ApolloServerOptions, ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 
 export interface SubgraphServerOptions<C extends BaseContext> {
   /** No introspection, no stack traces in answers. */
@@ -14,8 +18,9 @@ export const subgraphServerOptions = <C extends BaseContext>({ production = fals
     includeStacktraceInErrorResponses: !production,
     nodeEnv: production ? 'production' : 'development',
     allowBatchedHttpRequests: false,
-    // Inline traces are for Apollo's hosted reporting, which this system does not use.
-    plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginLandingPageDisabled(), ...plugins],
+    // Inline traces are for Apollo's hosted reporting, which this system does not use. No type or field
+    // has a cache hint, and the cache-control plugin would wrap every resolver to look for one.
+    plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginLandingPageDisabled(), ...plugins],
     // The process owner (lib/main.ts) stops services in order on SIGINT/SIGTERM.
     stopOnTerminationSignals: false,
   }) satisfies Partial<ApolloServerOptions<C>>;

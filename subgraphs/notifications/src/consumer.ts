@@ -31,7 +31,25 @@ export const startUserEventsConsumer = async ({
   onQueued,
 }: ConsumerOptions): Promise<Tail> => {
   await acknowledge(usersLogDir, CONSUMER_NAME, store.state.cursor);
-  return tailFileLog({
+  // An acknowledgement only lets the writer drop old segments, so a late one is always safe: at most one
+  // a second (and one at close) instead of a file write and rename per batch of records.
+  let acknowledged = store.state.cursor;
+  let pending: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  const flushAck = () => {
+    pending = undefined;
+    const cursor = store.state.cursor;
+    if (cursor === acknowledged) return writing;
+    acknowledged = cursor;
+    writing = writing
+      .then(() => acknowledge(usersLogDir, CONSUMER_NAME, cursor))
+      .catch((error: unknown) => {
+        acknowledged = -1;
+        logger.warn({ err: error, dir: usersLogDir }, 'acknowledging the users log failed; will retry');
+      });
+    return writing;
+  };
+  const tail = tailFileLog({
     dir: usersLogDir,
     after: store.state.cursor,
     logger,
@@ -39,7 +57,20 @@ export const startUserEventsConsumer = async ({
       const queued = await store.execute(consumeUserRecords(records, { now: now().toISOString(), messageIdDomain }));
       if (queued.length) logger.info({ count: queued.length, cursor: store.state.cursor }, 'welcome emails queued');
       for (const delivery of queued) onQueued(delivery.id);
-      await acknowledge(usersLogDir, CONSUMER_NAME, store.state.cursor);
+      pending ??= setTimeout(flushAck, ACK_EVERY_MS).unref();
     },
   });
+  return {
+    get version() {
+      return tail.version;
+    },
+    async close() {
+      await tail.close();
+      clearTimeout(pending);
+      await flushAck();
+    },
+  };
 };
+
+/** How long an acknowledgement of the users log may lag behind what is durably consumed. */
+export const ACK_EVERY_MS = 1_000;
