@@ -53,6 +53,8 @@ export const startUserEventsConsumer = async ({
     dir: usersLogDir,
     after: store.state.cursor,
     logger,
+    // Under load the users log is appended every few milliseconds: read it in batches, not once per append.
+    settleMs: 20,
     onRecords: async (records) => {
       const queued = await store.execute(consumeUserRecords(records, { now: now().toISOString(), messageIdDomain }));
       if (queued.length) logger.info({ count: queued.length, cursor: store.state.cursor }, 'welcome emails queued');
