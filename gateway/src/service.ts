@@ -40,7 +40,8 @@ export const startGateway = async (config: Config, logger: Logger): Promise<Runn
   return listenService({
     name: 'gateway',
     apollo,
-    context: async ({ requestId, clientIp, logger: requestLogger }) => ({ requestId, clientIp, logger: requestLogger }),
+    // The scope itself: its logger and client address are made only if something asks for them.
+    context: async (scope) => scope,
     host: config.GATEWAY_HOST,
     port: config.GATEWAY_PORT,
     path: '/',

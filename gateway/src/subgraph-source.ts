@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
+import type { FetcherResponse } from '@apollo/utils.fetcher';
 import { GraphQLError } from 'graphql';
 import { REQUEST_ID_HEADER, SUBGRAPH_SECRET_HEADER } from '../../lib/service';
 import { GatewayErrorCode, subgraphUnavailable } from './errors';
@@ -104,44 +104,58 @@ const socketCode = (error: Error): string | undefined => {
   return code ?? cause?.code;
 };
 
-/**
- * The fetcher @apollo/gateway calls subgraphs with: `postJson` over keep-alive
- * agents, so connections are reused instead of opened per call.
- */
-export const subgraphFetcher = (timeoutMs: number): Fetcher => {
-  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
-  let last: { href: string; url: URL } | undefined;
-  return async (href, init) => {
-    if (last?.href !== href) last = { href, url: new URL(href) };
-    const headers = (init?.headers ?? {}) as Record<string, string>;
-    return (await postJson(last.url, headers, String(init?.body ?? ''), { timeoutMs, agents })) as unknown as FetcherResponse;
-  };
-};
+type Processed = ReturnType<RemoteGraphQLDataSource['process']>;
 
 /**
- * Calls one subgraph with the shared secret and the request id. When the call
- * itself fails (refused, timed out, not GraphQL), the error names the service,
- * so a client sees which part of its answer is missing and why; the message
- * carries no addresses or bodies.
+ * Calls one subgraph with the shared secret and the request id, over
+ * keep-alive connections. When the call itself fails (refused, timed out, not
+ * GraphQL), the error names the service, so a client sees which part of its
+ * answer is missing and why; the message carries no addresses or bodies.
+ *
+ * `process` is RemoteGraphQLDataSource's, minus what this gateway does not
+ * use (automatic persisted queries, subgraph cache hints) and minus the fetch
+ * objects it built per call (Headers, a Request for error callbacks).
  */
 export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId> {
   private readonly serviceName: string;
   private readonly options: SubgraphSourceOptions;
+  private readonly target: URL;
+  private readonly agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 
   constructor(options: SubgraphSourceOptions) {
-    super({ url: options.url, fetcher: subgraphFetcher(options.timeoutMs) });
+    super({ url: options.url });
     this.serviceName = options.name;
     this.options = options;
+    this.target = new URL(options.url);
   }
 
-  override willSendRequest({ request, context, kind }: GraphQLDataSourceProcessOptions<ContextWithRequestId>): void {
-    const headers = request.http!.headers;
-    if (this.options.secret) headers.set(SUBGRAPH_SECRET_HEADER, this.options.secret);
+  override async process({ request, context, kind }: GraphQLDataSourceProcessOptions<ContextWithRequestId>): Processed {
+    const { http, ...payload } = request;
+    const headers: Record<string, string> = {};
+    if (http?.headers) for (const [name, value] of http.headers) headers[name.toLowerCase()] = value;
+    headers['content-type'] = 'application/json';
+    if (this.options.secret) headers[SUBGRAPH_SECRET_HEADER] = this.options.secret;
     // Compared as a string: the enum is not exported from the package root.
-    if (kind === 'incoming operation' && context.requestId) headers.set(REQUEST_ID_HEADER, context.requestId);
+    if (kind === 'incoming operation' && context.requestId) headers[REQUEST_ID_HEADER] = context.requestId;
+    if (!payload.query) throw new Error('Missing query');
+    try {
+      const answer = (await postJson(this.target, headers, JSON.stringify(payload), {
+        timeoutMs: this.options.timeoutMs,
+        agents: this.agents,
+      })) as unknown as FetcherResponse;
+      if (!answer.ok) throw await this.errorFromResponse(answer);
+      const body = await this.parseBody(answer);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new Error('Expected JSON response body from the subgraph.');
+      }
+      return { ...body, http: answer };
+    } catch (error) {
+      this.didEncounterError(error as Error);
+      throw error;
+    }
   }
 
-  override didEncounterError(error: Error): void {
+  override didEncounterError(error: Error): never {
     const name = this.serviceName;
     let failure: [message: string, reason: string];
     if (error.name === 'TimeoutError' || error.name === 'AbortError') {

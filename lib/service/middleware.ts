@@ -21,21 +21,37 @@ export const requestIdFrom = (header: string | string[] | undefined): string =>
 
 export const scopeOf = (res: Response): RequestScope => res.locals.scope as RequestScope;
 
-/** Binds a request id and a child logger to each request, echoes the id, and logs one line when it ends. */
+/**
+ * Binds a request id and a child logger to each request, echoes the id, and
+ * logs one line when it ends. The child logger and the client's address are
+ * made on first use: most requests log only their last line, which names the
+ * request id itself.
+ */
 export const requestScope =
   (logger: Logger): RequestHandler =>
   (req, res, next) => {
     const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
-    const scope: RequestScope = { requestId, logger: logger.child({ reqId: requestId }), clientIp: req.ip ?? 'unknown' };
+    let child: Logger | undefined;
+    let clientIp: string | undefined;
+    const scope: RequestScope = {
+      requestId,
+      get logger() {
+        return (child ??= logger.child({ reqId: requestId }));
+      },
+      get clientIp() {
+        return (clientIp ??= req.ip ?? 'unknown');
+      },
+    };
     res.locals.scope = scope;
     res.setHeader(REQUEST_ID_HEADER, requestId);
     const started = performance.now();
     res.once('finish', () => {
       const path = req.originalUrl.split('?')[0];
-      const line = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) };
+      const fields = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) };
+      const [target, line] = child ? [child, fields] : [logger, { reqId: requestId, ...fields }];
       // Probes and scrapes come every few seconds: only worth a line when debugging.
-      if (path?.startsWith('/health/') || path === '/metrics') scope.logger.debug(line, 'request completed');
-      else scope.logger.info(line, 'request completed');
+      if (path?.startsWith('/health/') || path === '/metrics') target.debug(line, 'request completed');
+      else target.info(line, 'request completed');
     });
     next();
   };

@@ -76,7 +76,12 @@ export const startNotificationsService = async (
     return await listenService({
       name: 'notifications',
       apollo: createNotificationsServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),
-      context: async (scope) => ({ ...context, logger: scope.logger }),
+      context: async (scope) => ({
+        ...context,
+        get logger() {
+          return scope.logger;
+        },
+      }),
       ready,
       host: config.HOST,
       port: config.NOTIFICATIONS_PORT,

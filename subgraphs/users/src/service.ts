@@ -40,7 +40,12 @@ export const startUsersService = async (
     return await listenService({
       name: 'users',
       apollo: createUsersServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),
-      context: async (scope) => ({ ...context, logger: scope.logger }),
+      context: async (scope) => ({
+        ...context,
+        get logger() {
+          return scope.logger;
+        },
+      }),
       // The one writer of its log: once the store is open (replayed), its state is the newest there is.
       ready: () => true,
       host: config.HOST,
