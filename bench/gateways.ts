@@ -205,6 +205,11 @@ const checkSignUp = async (endpoint: Endpoint) => {
 
 // --- the run -------------------------------------------------------------------
 
+// Services stopped with pooled SMTP connections open reset them; that is no failure of the benchmark.
+smtp.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') process.stderr.write(`smtp: ${error.message}\n`);
+});
+
 const main = async () => {
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
   const processes: BenchProcess[] = [];
