@@ -69,6 +69,8 @@ const schema = z.object({
   SUBGRAPH_SECRET: secret,
   SUPERGRAPH_PATH: z.string().min(1).default(resolve(__dirname, '..', 'gateway', 'supergraph.graphql')),
   SUBGRAPH_TIMEOUT_MS: positive(10_000),
+  /** `on`: identical subgraph queries in flight at the same time share one call (mutations never). */
+  SUBGRAPH_MERGE_QUERIES: z.enum(['on', 'off']).default('off'),
   CORS_ORIGINS: origins,
   TRUST_PROXY: trustProxy,
   MAX_BODY_BYTES: positive(64 * 1024),

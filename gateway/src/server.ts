@@ -36,6 +36,8 @@ export interface GatewayOptions {
   /** Sent to every subgraph as `x-subgraph-secret`. */
   readonly secret?: string | undefined;
   readonly subgraphTimeoutMs: number;
+  /** Identical subgraph queries in flight at once share one call; off unless asked for. */
+  readonly mergeInflightQueries?: boolean;
   readonly limits: QueryLimits;
   readonly signUpRate: RateLimitOptions;
   readonly logger: Logger;
@@ -101,6 +103,7 @@ export const createGatewayServer = (options: GatewayOptions): GatewayServer => {
         url: options.subgraphUrls[name] ?? url!,
         secret: options.secret,
         timeoutMs: options.subgraphTimeoutMs,
+        mergeInflightQueries: options.mergeInflightQueries ?? false,
         onFailure: (subgraph, reason) => metrics.subgraphFailures.inc({ subgraph, reason }),
       }),
   });

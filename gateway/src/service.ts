@@ -26,6 +26,7 @@ export const startGateway = async (config: Config, logger: Logger): Promise<Runn
     production: config.NODE_ENV === 'production',
     secret: config.SUBGRAPH_SECRET,
     subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    mergeInflightQueries: config.SUBGRAPH_MERGE_QUERIES === 'on',
     limits: {
       maxDepth: config.MAX_QUERY_DEPTH,
       maxAliases: config.MAX_QUERY_ALIASES,

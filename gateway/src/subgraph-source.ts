@@ -17,7 +17,15 @@ export interface SubgraphSourceOptions {
   readonly timeoutMs: number;
   /** Told why each failed call failed: `timeout`, `unreachable`, `http_<status>`, `invalid_response`. */
   readonly onFailure?: (serviceName: string, reason: string) => void;
+  /**
+   * Identical queries in flight at the same time share one call (never
+   * mutations); each caller still parses its own copy of the answer.
+   */
+  readonly mergeInflightQueries?: boolean;
 }
+
+/** A subgraph operation the query planner printed as a query (`query …` or `{ … }`), not a mutation. */
+const isQuery = (document: string): boolean => /^\s*(?:query\b|\{)/.test(document);
 
 /** What came back from a subgraph: enough of a fetch `Response` for Apollo's error and cache-control handling. */
 interface SubgraphAnswer {
@@ -121,6 +129,7 @@ export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId
   private readonly options: SubgraphSourceOptions;
   private readonly target: URL;
   private readonly agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  private readonly inflight = new Map<string, Promise<SubgraphAnswer>>();
 
   constructor(options: SubgraphSourceOptions) {
     super({ url: options.url });
@@ -139,10 +148,11 @@ export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId
     if (kind === 'incoming operation' && context.requestId) headers[REQUEST_ID_HEADER] = context.requestId;
     if (!payload.query) throw new Error('Missing query');
     try {
-      const answer = (await postJson(this.target, headers, JSON.stringify(payload), {
-        timeoutMs: this.options.timeoutMs,
-        agents: this.agents,
-      })) as unknown as FetcherResponse;
+      const sent = JSON.stringify(payload);
+      const call = () => postJson(this.target, headers, sent, { timeoutMs: this.options.timeoutMs, agents: this.agents });
+      const answer = (
+        this.options.mergeInflightQueries && isQuery(payload.query) ? await this.merged(sent, headers, call) : await call()
+      ) as unknown as FetcherResponse;
       if (!answer.ok) throw await this.errorFromResponse(answer);
       const body = await this.parseBody(answer);
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -153,6 +163,18 @@ export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId
       this.didEncounterError(error as Error);
       throw error;
     }
+  }
+
+  /** The call in flight for the same body and headers (the request id aside), or a new one. */
+  private merged(body: string, headers: Record<string, string>, call: () => Promise<SubgraphAnswer>): Promise<SubgraphAnswer> {
+    const { [REQUEST_ID_HEADER]: _requestId, ...rest } = headers;
+    const key = `${JSON.stringify(rest)}\n${body}`;
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = call().finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
   }
 
   override didEncounterError(error: Error): never {

@@ -21,6 +21,8 @@ describe('loadConfig', () => {
       SIGNUP_RATE_WINDOW_MS: 600_000,
       SHUTDOWN_GRACE_MS: 10_000,
       TRUST_PROXY: false,
+      SUBGRAPH_MERGE_QUERIES: 'off',
+      LOG_FSYNC: 'on',
     });
     expect(config.SUPERGRAPH_PATH).toBe(resolve(__dirname, '..', '..', 'gateway', 'supergraph.graphql'));
     expect(config.SUBGRAPH_SECRET).toBeUndefined();
