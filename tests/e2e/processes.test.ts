@@ -6,7 +6,9 @@ import { eventually, gql, SIGN_UP } from '../helpers/graphql';
 import { portsEnv, spawnService, type ServiceProcess } from '../helpers/processes';
 import { makeDataDir, removeDataDir } from '../helpers/system';
 
-const outboxFiles = async (dataDir: string) => readdir(join(dataDir, 'outbox')).catch(() => [] as string[]);
+// Only finished messages: the outbox writes `<name>.eml.tmp` and renames it.
+const outboxFiles = async (dataDir: string) =>
+  (await readdir(join(dataDir, 'outbox')).catch(() => [] as string[])).filter((name) => name.endsWith('.eml'));
 
 describe('the system as its npm scripts run it', () => {
   let dataDir: string;
