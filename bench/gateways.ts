@@ -275,6 +275,9 @@ const main = async () => {
       for (let round = 1; round <= ROUNDS; round++) {
         for (const c of phase) {
           const sample = await run(c, SECONDS);
+          // A service that ended meanwhile (a crash, or a signal from outside) makes the round meaningless.
+          const dead = processes.map((p) => p.died()).find(Boolean);
+          if (dead) throw new Error(dead);
           samples.set(c.key, [...(samples.get(c.key) ?? []), sample]);
           process.stderr.write(`round ${round} ${c.key}: ${sample.rps.toFixed(0)} req/s, ${sample.gatewayUs.toFixed(0)} µs gateway CPU/req, ${sample.failures} failures${sample.failures ? ` (${sample.why})` : ''}\n`);
         }

@@ -49,6 +49,8 @@ export interface BenchProcess {
   readonly name: string;
   readonly child: ChildProcess;
   readonly logFile: string;
+  /** Set when the process ended before `stop()` was called: the run cannot be trusted. */
+  readonly died: () => string | undefined;
   stop(): Promise<void>;
 }
 
@@ -63,14 +65,18 @@ export const startProcess = (
   const child = spawn(file!, args, { env, cwd, stdio: ['ignore', out, out] });
   closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let died: string | undefined;
   child.once('exit', (code, signal) => {
-    if (!stopping) process.stderr.write(`${name} exited early (${code ?? signal}); see ${logFile}\n`);
+    if (stopping) return;
+    died = `${name} exited early (${code ?? signal}); see ${logFile}`;
+    process.stderr.write(`${died}\n`);
   });
   let stopping = false;
   return {
     name,
     child,
     logFile,
+    died: () => died,
     async stop() {
       stopping = true;
       if (child.exitCode !== null || child.signalCode !== null) return;
