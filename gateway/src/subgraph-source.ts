@@ -58,6 +58,14 @@ class TimeoutError extends Error {
 }
 
 /**
+ * A kept-alive connection the subgraph closed as it was being reused: the
+ * request never reached it, so a query may be sent again on a fresh one.
+ */
+const STALE_CONNECTION = Symbol('stale connection');
+
+const isStale = (error: unknown): boolean => (error as { [STALE_CONNECTION]?: boolean })[STALE_CONNECTION] === true;
+
+/**
  * One POST over a keep-alive agent, bounded as a whole by `timeoutMs`.
  * Plain `http.request` instead of a fetch implementation: most of the cost of
  * a small subgraph call was the fetch machinery (Request, Headers, body
@@ -79,10 +87,12 @@ export const postJson = (
       if (error) reject(error);
       else resolve(answer!);
     };
+    let answered = false;
     const request = (https ? httpsRequest : httpRequest)(
       target,
       { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: https ? agents.https : agents.http },
       (response) => {
+        answered = true;
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.once('error', (error) => settle(error));
@@ -98,7 +108,10 @@ export const postJson = (
       settle(new TimeoutError(`no answer within ${timeoutMs} ms`));
       request.destroy();
     }, timeoutMs);
-    request.once('error', (error) => settle(error));
+    request.once('error', (error: NodeJS.ErrnoException) => {
+      const stale = request.reusedSocket && !answered && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+      settle(stale ? Object.assign(error, { [STALE_CONNECTION]: true }) : error);
+    });
     request.end(body);
   });
 
@@ -149,10 +162,11 @@ export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId
     if (!payload.query) throw new Error('Missing query');
     try {
       const sent = JSON.stringify(payload);
-      const call = () => postJson(this.target, headers, sent, { timeoutMs: this.options.timeoutMs, agents: this.agents });
-      const answer = (
-        this.options.mergeInflightQueries && isQuery(payload.query) ? await this.merged(sent, headers, call) : await call()
-      ) as unknown as FetcherResponse;
+      const query = isQuery(payload.query);
+      const post = () => postJson(this.target, headers, sent, { timeoutMs: this.options.timeoutMs, agents: this.agents });
+      // Node's advice for keep-alive races: a query (never a mutation) found a closed connection, so try once more.
+      const call = () => post().catch((error: unknown) => (query && isStale(error) ? post() : Promise.reject(error)));
+      const answer = (this.options.mergeInflightQueries && query ? await this.merged(sent, headers, call) : await call()) as unknown as FetcherResponse;
       if (!answer.ok) throw await this.errorFromResponse(answer);
       const body = await this.parseBody(answer);
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
