@@ -23,7 +23,7 @@ export const runMain = async <T extends CommonKeys>(
   }
   // Every spec includes the common keys (T extends CommonKeys); TypeScript cannot resolve them through the generic.
   const common = config as unknown as CommonConfig;
-  const logger = createLogger({ level: common.LOG_LEVEL, pretty: common.NODE_ENV !== 'production' });
+  const logger = createLogger({ level: common.LOG_LEVEL, pretty: common.NODE_ENV === 'development' });
   // A service that cannot go on (its log cannot be written) exits; a restart replays the log.
   const fatal = (error: Error) => {
     logger.fatal({ err: error }, `${name} cannot continue; exiting`);

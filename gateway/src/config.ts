@@ -40,6 +40,8 @@ export const gatewayConfig = mergeConfigs(
       NOTIFICATIONS_URL: optionalUrl,
       SUPERGRAPH_PATH: path(resolve(__dirname, '..', 'supergraph.graphql')),
       SUBGRAPH_TIMEOUT_MS: positive(10_000),
+      /** `on`: identical subgraph queries in flight at the same time share one call (mutations never). */
+      SUBGRAPH_MERGE_QUERIES: z.enum(['on', 'off']).default('off'),
       CORS_ORIGINS: origins,
       MAX_BODY_BYTES: positive(64 * 1024),
       MAX_QUERY_DEPTH: positive(8),

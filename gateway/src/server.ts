@@ -1,6 +1,6 @@
 import { ApolloGateway, type SupergraphSdlHook } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError } from 'graphql';
@@ -36,6 +36,8 @@ export interface GatewayOptions {
   /** Sent to every subgraph as `x-subgraph-secret`. */
   readonly secret?: string | undefined;
   readonly subgraphTimeoutMs: number;
+  /** Identical subgraph queries in flight at once share one call; off unless asked for. */
+  readonly mergeInflightQueries?: boolean;
   readonly limits: QueryLimits;
   readonly signUpRate: RateLimitOptions;
   /** Where the sign-up counters live; unset: this process's memory. */
@@ -103,6 +105,7 @@ export const createGatewayServer = (options: GatewayOptions): GatewayServer => {
         url: options.subgraphUrls[name] ?? url!,
         secret: options.secret,
         timeoutMs: options.subgraphTimeoutMs,
+        mergeInflightQueries: options.mergeInflightQueries ?? false,
         onFailure: (subgraph, reason) => metrics.subgraphFailures.inc({ subgraph, reason }),
       }),
   });
@@ -133,6 +136,8 @@ export const createGatewayServer = (options: GatewayOptions): GatewayServer => {
     logger,
     plugins: [
       production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault(),
+      // No subgraph sends cache hints: the plugin would only compute a policy of "no caching" per request.
+      ApolloServerPluginCacheControlDisabled(),
       ...(armor.plugins as ApolloServerPlugin<GatewayContext>[]),
       operationResolvedPlugin(),
       signUpRateLimitPlugin(createSignUpLimiter(options.signUpRate, options.signUpCounters), {

@@ -41,6 +41,7 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
     production: config.NODE_ENV === 'production',
     secret: config.SUBGRAPH_SECRET,
     subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    mergeInflightQueries: config.SUBGRAPH_MERGE_QUERIES === 'on',
     limits: {
       maxDepth: config.MAX_QUERY_DEPTH,
       maxAliases: config.MAX_QUERY_ALIASES,
@@ -58,7 +59,8 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
       name: 'gateway',
       onStop: shared.close,
       apollo,
-      context: async ({ requestId, clientIp, logger: requestLogger }) => ({ requestId, clientIp, logger: requestLogger }),
+      // The scope itself: its logger and client address are made only if something asks for them.
+      context: async (scope) => scope,
       host: config.GATEWAY_HOST,
       port: config.GATEWAY_PORT,
       path: '/',

@@ -1,9 +1,8 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import type { Fetcher } from '@apollo/utils.fetcher';
+import type { FetcherResponse } from '@apollo/utils.fetcher';
 import { GraphQLError } from 'graphql';
-import fetch from 'node-fetch';
 import { REQUEST_ID_HEADER, SUBGRAPH_SECRET_HEADER } from '../../lib/service';
 import { GatewayErrorCode, subgraphUnavailable } from './errors';
 
@@ -18,58 +17,181 @@ export interface SubgraphSourceOptions {
   readonly timeoutMs: number;
   /** Told why each failed call failed: `timeout`, `unreachable`, `http_<status>`, `invalid_response`. */
   readonly onFailure?: (serviceName: string, reason: string) => void;
+  /**
+   * Identical queries in flight at the same time share one call (never
+   * mutations); each caller still parses its own copy of the answer.
+   */
+  readonly mergeInflightQueries?: boolean;
+}
+
+/** A subgraph operation the query planner printed as a query (`query …` or `{ … }`), not a mutation. */
+const isQuery = (document: string): boolean => /^\s*(?:query\b|\{)/.test(document);
+
+/** What came back from a subgraph: enough of a fetch `Response` for Apollo's error and cache-control handling. */
+interface SubgraphAnswer {
+  readonly url: string;
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
+const answerOf = (url: string, status: number, statusText: string, headers: IncomingHttpHeaders, body: string): SubgraphAnswer => ({
+  url,
+  status,
+  statusText,
+  ok: status >= 200 && status < 300,
+  headers: {
+    get: (name) => {
+      const value = headers[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+    },
+  },
+  text: async () => body,
+  json: async () => JSON.parse(body) as unknown,
+});
+
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
 }
 
 /**
- * node-fetch (what @apollo/gateway itself uses) over keep-alive agents:
- * connections to a subgraph are reused instead of opened per call, which is
- * most of a gateway's throughput on small queries.
+ * A kept-alive connection the subgraph closed as it was being reused: the
+ * request never reached it, so a query may be sent again on a fresh one.
  */
-const timedFetcher = (timeoutMs: number): Fetcher => {
-  const http = new HttpAgent({ keepAlive: true });
-  const https = new HttpsAgent({ keepAlive: true });
-  return (url, init) =>
-    fetch(url, {
-      ...init,
-      agent: (parsed) => (parsed.protocol === 'https:' ? https : http),
-      signal: AbortSignal.timeout(timeoutMs),
-    }) as never;
-};
+const STALE_CONNECTION = Symbol('stale connection');
+
+const isStale = (error: unknown): boolean => (error as { [STALE_CONNECTION]?: boolean })[STALE_CONNECTION] === true;
+
+/**
+ * One POST over a keep-alive agent, bounded as a whole by `timeoutMs`.
+ * Plain `http.request` instead of a fetch implementation: most of the cost of
+ * a small subgraph call was the fetch machinery (Request, Headers, body
+ * streams), not the network.
+ */
+export const postJson = (
+  target: URL,
+  headers: Record<string, string>,
+  body: string,
+  { timeoutMs, agents }: { timeoutMs: number; agents: { http: HttpAgent; https: HttpsAgent } },
+): Promise<SubgraphAnswer> =>
+  new Promise((resolve, reject) => {
+    const https = target.protocol === 'https:';
+    let settled = false;
+    const settle = (error: Error | undefined, answer?: SubgraphAnswer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(answer!);
+    };
+    let answered = false;
+    const request = (https ? httpsRequest : httpRequest)(
+      target,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: https ? agents.https : agents.http },
+      (response) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.once('error', (error) => settle(error));
+        response.once('end', () =>
+          settle(
+            undefined,
+            answerOf(target.href, response.statusCode ?? 0, response.statusMessage ?? '', response.headers, Buffer.concat(chunks).toString('utf8')),
+          ),
+        );
+      },
+    );
+    const timer = setTimeout(() => {
+      settle(new TimeoutError(`no answer within ${timeoutMs} ms`));
+      request.destroy();
+    }, timeoutMs);
+    request.once('error', (error: NodeJS.ErrnoException) => {
+      const stale = request.reusedSocket && !answered && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+      settle(stale ? Object.assign(error, { [STALE_CONNECTION]: true }) : error);
+    });
+    request.end(body);
+  });
 
 interface ContextWithRequestId {
   readonly requestId?: string;
 }
 
-/** The socket error code (ECONNREFUSED, ECONNRESET, …): the part of a fetch error that says what happened without addresses. */
+/** The socket error code (ECONNREFUSED, ECONNRESET, …): the part of a socket error that says what happened without addresses. */
 const socketCode = (error: Error): string | undefined => {
   const { code, cause } = error as { code?: string; cause?: { code?: string } };
   return code ?? cause?.code;
 };
 
+type Processed = ReturnType<RemoteGraphQLDataSource['process']>;
+
 /**
- * Calls one subgraph with the shared secret and the request id. When the call
- * itself fails (refused, timed out, not GraphQL), the error names the service,
- * so a client sees which part of its answer is missing and why; the message
- * carries no addresses or bodies.
+ * Calls one subgraph with the shared secret and the request id, over
+ * keep-alive connections. When the call itself fails (refused, timed out, not
+ * GraphQL), the error names the service, so a client sees which part of its
+ * answer is missing and why; the message carries no addresses or bodies.
+ *
+ * `process` is RemoteGraphQLDataSource's, minus what this gateway does not
+ * use (automatic persisted queries, subgraph cache hints) and minus the fetch
+ * objects it built per call (Headers, a Request for error callbacks).
  */
 export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId> {
   private readonly serviceName: string;
   private readonly options: SubgraphSourceOptions;
+  private readonly target: URL;
+  private readonly agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  private readonly inflight = new Map<string, Promise<SubgraphAnswer>>();
 
   constructor(options: SubgraphSourceOptions) {
-    super({ url: options.url, fetcher: timedFetcher(options.timeoutMs) });
+    super({ url: options.url });
     this.serviceName = options.name;
     this.options = options;
+    this.target = new URL(options.url);
   }
 
-  override willSendRequest({ request, context, kind }: GraphQLDataSourceProcessOptions<ContextWithRequestId>): void {
+  override async process({ request, context, kind }: GraphQLDataSourceProcessOptions<ContextWithRequestId>): Processed {
+    const { http, ...payload } = request;
+    const headers: Record<string, string> = {};
+    if (http?.headers) for (const [name, value] of http.headers) headers[name.toLowerCase()] = value;
+    headers['content-type'] = 'application/json';
+    if (this.options.secret) headers[SUBGRAPH_SECRET_HEADER] = this.options.secret;
     // Compared as a string: the enum is not exported from the package root.
-    const headers = request.http!.headers;
-    if (this.options.secret) headers.set(SUBGRAPH_SECRET_HEADER, this.options.secret);
-    if (kind === 'incoming operation' && context.requestId) headers.set(REQUEST_ID_HEADER, context.requestId);
+    if (kind === 'incoming operation' && context.requestId) headers[REQUEST_ID_HEADER] = context.requestId;
+    if (!payload.query) throw new Error('Missing query');
+    try {
+      const sent = JSON.stringify(payload);
+      const query = isQuery(payload.query);
+      const post = () => postJson(this.target, headers, sent, { timeoutMs: this.options.timeoutMs, agents: this.agents });
+      // Node's advice for keep-alive races: a query (never a mutation) found a closed connection, so try once more.
+      const call = () => post().catch((error: unknown) => (query && isStale(error) ? post() : Promise.reject(error)));
+      const answer = (this.options.mergeInflightQueries && query ? await this.merged(sent, headers, call) : await call()) as unknown as FetcherResponse;
+      if (!answer.ok) throw await this.errorFromResponse(answer);
+      const body = await this.parseBody(answer);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new Error('Expected JSON response body from the subgraph.');
+      }
+      return { ...body, http: answer };
+    } catch (error) {
+      this.didEncounterError(error as Error);
+      throw error;
+    }
   }
 
-  override didEncounterError(error: Error): void {
+  /** The call in flight for the same body and headers (the request id aside), or a new one. */
+  private merged(body: string, headers: Record<string, string>, call: () => Promise<SubgraphAnswer>): Promise<SubgraphAnswer> {
+    const { [REQUEST_ID_HEADER]: _requestId, ...rest } = headers;
+    const key = `${JSON.stringify(rest)}\n${body}`;
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = call().finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  override didEncounterError(error: Error): never {
     const name = this.serviceName;
     let failure: [message: string, reason: string];
     if (error.name === 'TimeoutError' || error.name === 'AbortError') {
@@ -80,7 +202,7 @@ export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId
         status === 401
           ? [`The ${name} service refused the gateway's credentials (HTTP 401).`, 'http_401']
           : [`The ${name} service is unavailable: HTTP ${status}.`, `http_${status}`];
-    } else if (error.message.startsWith('Expected JSON response body')) {
+    } else if (error.message.startsWith('Expected JSON response body') || error instanceof SyntaxError) {
       failure = [`The ${name} service is unavailable: its answer is not GraphQL.`, 'invalid_response'];
     } else {
       failure = [`The ${name} service is unavailable: ${socketCode(error) ?? 'connection failed'}`, 'unreachable'];

@@ -78,7 +78,11 @@ export type CommonConfig = ConfigOf<typeof commonConfig>;
 export const subgraphConfig = mergeConfigs(
   commonConfig,
   defineConfig({
-    keys: () => ({
+    keys: ({ production }) => ({
+      /** `off`: log records are written but not fsync'd. Only to measure what durability costs; refused in production. */
+      LOG_FSYNC: production
+        ? z.literal('on', { error: 'off is for benchmarks only (acknowledged sign-ups would not survive a power cut); refused in production' }).default('on')
+        : z.enum(['on', 'off']).default('on'),
       /** Loopback, so that only this machine (the gateway) reaches the subgraphs. */
       HOST: z.string().min(1).default('127.0.0.1'),
       DATA_DIR: path('.data'),

@@ -8,8 +8,10 @@ export interface LogBackendConfig {
   readonly DATABASE_URL?: string | undefined;
   /** Otherwise the embedded backend keeps its files here. */
   readonly DATA_DIR: string;
+  /** `off`: the embedded log skips fsync (benchmarks only). */
+  readonly LOG_FSYNC?: 'on' | 'off';
 }
 
 /** The backend a service runs on: PostgreSQL when `DATABASE_URL` is set, else files under `DATA_DIR`. */
-export const openLogBackend = async ({ DATABASE_URL, DATA_DIR }: LogBackendConfig, logger: Logger): Promise<LogBackend> =>
-  DATABASE_URL ? openPostgresBackend({ url: DATABASE_URL, logger }) : createFileBackend({ dataDir: DATA_DIR });
+export const openLogBackend = async ({ DATABASE_URL, DATA_DIR, LOG_FSYNC }: LogBackendConfig, logger: Logger): Promise<LogBackend> =>
+  DATABASE_URL ? openPostgresBackend({ url: DATABASE_URL, logger }) : createFileBackend({ dataDir: DATA_DIR, fsync: LOG_FSYNC !== 'off' });

@@ -55,6 +55,8 @@ export const listenService = async <C extends BaseContext>(options: ListenOption
 
   const app = express();
   app.disable('x-powered-by');
+  // Express hashes every body it sends to make an ETag: no client of a GraphQL POST revalidates with one.
+  app.set('etag', false);
   app.set('trust proxy', options.trustProxy ?? false);
   app.use(requestScope(logger.child({ service: name })));
   app.use((_req, res, next) => {

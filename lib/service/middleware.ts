@@ -21,21 +21,37 @@ export const requestIdFrom = (header: string | string[] | undefined): string =>
 
 export const scopeOf = (res: Response): RequestScope => res.locals.scope as RequestScope;
 
-/** Binds a request id and a child logger to each request, echoes the id, and logs one line when it ends. */
+/**
+ * Binds a request id and a child logger to each request, echoes the id, and
+ * logs one line when it ends. The child logger and the client's address are
+ * made on first use: most requests log only their last line, which names the
+ * request id itself.
+ */
 export const requestScope =
   (logger: Logger): RequestHandler =>
   (req, res, next) => {
     const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
-    const scope: RequestScope = { requestId, logger: logger.child({ reqId: requestId }), clientIp: req.ip ?? 'unknown' };
+    let child: Logger | undefined;
+    let clientIp: string | undefined;
+    const scope: RequestScope = {
+      requestId,
+      get logger() {
+        return (child ??= logger.child({ reqId: requestId }));
+      },
+      get clientIp() {
+        return (clientIp ??= req.ip ?? 'unknown');
+      },
+    };
     res.locals.scope = scope;
     res.setHeader(REQUEST_ID_HEADER, requestId);
     const started = performance.now();
     res.once('finish', () => {
       const path = req.originalUrl.split('?')[0];
-      const line = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) };
+      const fields = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) };
+      const [target, line] = child ? [child, fields] : [logger, { reqId: requestId, ...fields }];
       // Probes and scrapes come every few seconds: only worth a line when debugging.
-      if (path?.startsWith('/health/') || path === '/metrics') scope.logger.debug(line, 'request completed');
-      else scope.logger.info(line, 'request completed');
+      if (path?.startsWith('/health/') || path === '/metrics') target.debug(line, 'request completed');
+      else target.info(line, 'request completed');
     });
     next();
   };
@@ -46,18 +62,26 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 export const sameSecret = (given: string | undefined, expected: string): boolean =>
   given !== undefined && timingSafeEqual(digest(given), digest(expected));
 
+/** `sameSecret` against one fixed secret, whose digest is computed once instead of per request. */
+export const secretChecker = (expected: string): ((given: string | undefined) => boolean) => {
+  const wanted = digest(expected);
+  return (given) => given !== undefined && timingSafeEqual(digest(given), wanted);
+};
+
 const graphqlErrorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
 
 /** Refuses, with 401, every request that does not carry the shared secret. */
 export const requireSecret =
-  (secret: string, onRefused: () => void): RequestHandler =>
-  (req, res, next) => {
+  (secret: string, onRefused: () => void): RequestHandler => {
+  const matches = secretChecker(secret);
+  return (req, res, next) => {
     const given = req.headers[SUBGRAPH_SECRET_HEADER];
-    if (sameSecret(typeof given === 'string' ? given : undefined, secret)) return next();
+    if (matches(typeof given === 'string' ? given : undefined)) return next();
     onRefused();
     scopeOf(res).logger.warn({ clientIp: scopeOf(res).clientIp }, 'request without the subgraph secret refused');
     res.status(401).json(graphqlErrorBody(`This service answers only the gateway: missing or wrong ${SUBGRAPH_SECRET_HEADER} header.`, 'UNAUTHENTICATED'));
   };
+};
 
 /**
  * Express 5 leaves `req.body` unset when no parser matched (a `text/plain`

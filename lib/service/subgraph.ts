@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { ApolloServer, type ApolloServerOptions, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { ConfigOf, subgraphConfig } from '../config';
 import { openLogBackend, type LogBackend } from '../log';
 import type { Logger } from '../logger';
@@ -25,8 +29,9 @@ const subgraphServerOptions = <C extends BaseContext>({ production = false, plug
     includeStacktraceInErrorResponses: !production,
     nodeEnv: production ? 'production' : 'development',
     allowBatchedHttpRequests: false,
-    // Inline traces are for Apollo's hosted reporting, which this system does not use.
-    plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginLandingPageDisabled(), ...plugins],
+    // Inline traces are for Apollo's hosted reporting, which this system does not use. No type or field
+    // has a cache hint, and the cache-control plugin would wrap every resolver to look for one.
+    plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginLandingPageDisabled(), ...plugins],
     // The process owner (lib/main.ts) stops services in order on SIGINT/SIGTERM.
     stopOnTerminationSignals: false,
   }) satisfies Partial<ApolloServerOptions<C>>;
@@ -96,7 +101,13 @@ export const startSubgraph = async <S extends object, E, C extends BaseContext &
     return await listenService({
       name,
       apollo: parts.createServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),
-      context: async (scope) => ({ ...parts.context, logger: scope.logger }),
+      // The request's logger is made only if a resolver asks for it.
+      context: async (scope) => ({
+        ...parts.context,
+        get logger() {
+          return scope.logger;
+        },
+      }),
       ready: parts.ready ?? (() => true),
       host: config.HOST,
       port,

@@ -10,7 +10,9 @@ import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 const listeningPorts = (output: string) =>
   Object.fromEntries([...output.matchAll(/(\w+) listening\s+service: "\w+"\s+url: "http:\/\/[^:]+:(\d+)\//g)].map(([, name, port]) => [name!, Number(port)]));
 
-const outboxFiles = async (dataDir: string) => readdir(join(dataDir, 'outbox')).catch(() => [] as string[]);
+// Only finished messages: the outbox writes `<name>.eml.tmp` and renames it.
+const outboxFiles = async (dataDir: string) =>
+  (await readdir(join(dataDir, 'outbox')).catch(() => [] as string[])).filter((name) => name.endsWith('.eml'));
 
 describe('the system as its npm scripts run it', () => {
   let dataDir: string;

@@ -58,18 +58,25 @@ describe('crashes and power cuts', () => {
       const users = spawn('subgraphs/users/src/main.ts', { USERS_PORT: port });
       await users.waitFor(/users listening/);
       let dead = false;
+      // Killed at a random moment once this round has 40 acknowledged sign-ups: a fixed time
+      // would assume a throughput that a loaded machine does not always have.
+      const roundStart = acknowledged.size;
+      let reached!: () => void;
+      const enough = new Promise<void>((resolve) => (reached = resolve));
       const clients = Array.from({ length: 32 }, async (_, client) => {
         for (let i = 0; !dead; i++) {
           const email = `r${round}-c${client}-${i}@example.com`;
           try {
             const response = await gql(url, ADD_USER, { input: { name: `Client ${client}`, email } });
             if (response.data?.addUser?.user) acknowledged.set(response.data.addUser.user.id, email);
+            if (acknowledged.size - roundStart >= 40) reached();
           } catch {
             return; // the connection died with the process: this sign-up was never acknowledged
           }
         }
       });
-      await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 700));
+      await enough;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 700));
       dead = true;
       expect(await users.stop('SIGKILL')).toBe('SIGKILL');
       await Promise.all(clients);

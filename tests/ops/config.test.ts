@@ -24,6 +24,8 @@ describe('loadConfig', () => {
       SIGNUP_RATE_WINDOW_MS: 600_000,
       SHUTDOWN_GRACE_MS: 10_000,
       TRUST_PROXY: false,
+      SUBGRAPH_MERGE_QUERIES: 'off',
+      LOG_FSYNC: 'on',
     });
     expect(config.SUPERGRAPH_PATH).toBe(resolve(__dirname, '..', '..', 'gateway', 'supergraph.graphql'));
     expect(config.SUBGRAPH_SECRET).toBeUndefined();
@@ -105,5 +107,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig(usersConfig, { NODE_ENV: 'production', ...secret })).not.toThrow();
     expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret })).toThrow(/SMTP_URL: required in production/);
     expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret, SMTP_URL: 'smtp://mail.example.com:587' })).not.toThrow();
+  });
+
+  it('refuses the benchmark-only LOG_FSYNC=off in production', () => {
+    const secret = { SUBGRAPH_SECRET: 'a-long-enough-secret' };
+    expect(loadConfig(usersConfig, {}).LOG_FSYNC).toBe('on');
+    expect(loadConfig(usersConfig, { NODE_ENV: 'test', LOG_FSYNC: 'off' }).LOG_FSYNC).toBe('off');
+    expect(() => loadConfig(usersConfig, { NODE_ENV: 'production', ...secret, LOG_FSYNC: 'off' })).toThrow(/LOG_FSYNC: off is for benchmarks only/);
   });
 });

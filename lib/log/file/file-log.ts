@@ -16,6 +16,8 @@ export interface OpenFileLogOptions extends OpenStreamOptions {
   readonly dir: string;
   /** One fsync per record instead of group commit: only to measure what group commit saves. */
   readonly syncEachRecord?: boolean;
+  /** False: records are written but never fsync'd. Benchmarks only (the cost of durability); config refuses it in production. */
+  readonly fsync?: boolean;
 }
 
 /**
@@ -131,7 +133,7 @@ const readAfter = async (dir: string, after: number, onRecords: (records: LogRec
  * arrive while an fsync runs share the next one).
  */
 export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLog> => {
-  const { dir, logger, syncEachRecord = false } = options;
+  const { dir, logger, syncEachRecord = false, fsync = true } = options;
   await mkdir(dir, { recursive: true });
   const lock = await acquireLock(dir);
   let handle: FileHandle;
@@ -167,7 +169,7 @@ export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLo
     for (let written = 0; written < data.length; ) {
       written += (await handle.write(data, written)).bytesWritten;
     }
-    await handle.datasync();
+    if (fsync) await handle.datasync();
   };
 
   const flush = async (): Promise<void> => {

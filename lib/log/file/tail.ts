@@ -14,6 +14,12 @@ export interface TailOptions {
   readonly logger: Logger;
   /** Fallback poll interval for file systems where change events are unreliable. */
   readonly pollMs?: number;
+  /**
+   * How long to wait after a change event before reading: changes that come
+   * meanwhile are read in the same batch. 0 reads at once; a busy writer then
+   * wakes the reader once per append.
+   */
+  readonly settleMs?: number;
 }
 
 export interface Tail {
@@ -27,7 +33,7 @@ export interface Tail {
  * the reader side of the embedded backend. Only complete, valid lines are
  * read, so a record being written is picked up once it is whole.
  */
-export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250 }: TailOptions): Tail => {
+export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250, settleMs = 0 }: TailOptions): Tail => {
   let version = after;
   let current: { file: string; offset: number } | undefined;
   let closed = false;
@@ -88,7 +94,14 @@ export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250 }: Tai
   const loop = (async () => {
     await mkdir(dir, { recursive: true }).catch(() => undefined);
     try {
-      watcher = watch(dir, () => wake?.());
+      let settling: NodeJS.Timeout | undefined;
+      watcher = watch(dir, () => {
+        if (!settleMs) return wake?.();
+        settling ??= setTimeout(() => {
+          settling = undefined;
+          wake?.();
+        }, settleMs);
+      });
     } catch (error) {
       logger.warn({ err: error, dir }, 'cannot watch the log folder; polling only');
     }

@@ -58,7 +58,8 @@ const describe = (error: unknown): string => {
  */
 export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica, leaseMs, scanMs, concurrency = 4 }: DeliveryWorkerOptions): DeliveryWorker => {
   const timers = new Map<string, NodeJS.Timeout>();
-  const due: string[] = [];
+  // A Set keeps arrival order and answers "already due?" in O(1): a backlog of thousands stays linear.
+  const due = new Set<string>();
   const inFlight = new Map<string, Promise<void>>();
   let closed = false;
 
@@ -127,8 +128,9 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
   };
 
   const pump = () => {
-    while (!closed && inFlight.size < concurrency && due.length) {
-      const id = due.shift()!;
+    while (!closed && inFlight.size < concurrency && due.size) {
+      const id = due.values().next().value!;
+      due.delete(id);
       const run = attempt(id)
         .catch((error: unknown) => {
           logger.error({ err: error, deliveryId: id }, 'delivery attempt crashed');
@@ -144,10 +146,10 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
   };
 
   function schedule(id: string, delayMs = 0): void {
-    if (closed || timers.has(id) || due.includes(id) || (inFlight.has(id) && delayMs === 0)) return;
+    if (closed || timers.has(id) || due.has(id) || (inFlight.has(id) && delayMs === 0)) return;
     const timer = setTimeout(() => {
       timers.delete(id);
-      due.push(id);
+      due.add(id);
       pump();
     }, delayMs);
     timers.set(id, timer);

@@ -43,8 +43,9 @@ export const createMailer = ({ smtpUrl, from, outboxDir, logger }: MailerOptions
   });
 
   if (smtpUrl) {
-    // The pool must never resend on its own: every attempt is recorded by the caller first.
-    const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxRequeues: 0, ...safe });
+    // The pool must never resend on its own: every attempt is recorded by the caller first. Connections
+    // stay open for any number of messages instead of a new SMTP handshake every 100.
+    const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxRequeues: 0, maxMessages: Infinity, ...safe });
     return {
       send: async (email) => (await transport.sendMail(message(email))).response,
       close: () => transport.close(),
