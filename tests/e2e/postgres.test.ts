@@ -1,12 +1,10 @@
 import { readdir } from 'node:fs/promises';
-import pino from 'pino';
 import type { RunningService } from '../../lib/service';
 import { startUsersService } from '../../subgraphs/users/src/service';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
+import { silentLogger } from '../helpers/logs';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
-import { startSystem, type TestSystem } from '../helpers/system';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
+import { useSystem } from '../helpers/system';
 
 const USER = /* GraphQL */ `
   query User($id: ID!) {
@@ -16,36 +14,29 @@ const USER = /* GraphQL */ `
 
 describeWithPostgres('the system on PostgreSQL (DATABASE_URL set)', () => {
   let cluster: PostgresCluster;
-  let smtp: TestSmtpServer;
-  let system: TestSystem;
   let replica: RunningService;
-  let dataDir: string;
-
   beforeAll(async () => {
     cluster = await startPostgres();
-    smtp = await startSmtpServer();
-    dataDir = await makeTempDir('signup-e2e-');
-    system = await startSystem({ dataDir, smtpUrl: smtp.url, env: { DATABASE_URL: await cluster.createDatabase('system') } });
-    // A second users replica on the same database, reached directly rather than through the gateway.
-    replica = await startUsersService({ ...system.config, USERS_PORT: 0 }, pino({ level: 'silent' }));
   });
-
+  const fixture = useSystem({ env: async () => ({ DATABASE_URL: await cluster.createDatabase('system') }) });
+  beforeAll(async () => {
+    // A second users replica on the same database, reached directly rather than through the gateway.
+    replica = await startUsersService({ ...fixture.system.config, USERS_PORT: 0 }, silentLogger());
+  });
+  // After the fixture's own afterAll (hooks run in the order they are declared): the database goes last.
   afterAll(async () => {
     await replica?.stop();
-    await system?.close();
-    await smtp?.close();
     await cluster?.stop();
-    await removeTempDir(dataDir);
   });
 
   it('signs a user up, sends the welcome email, and writes no log file', async () => {
-    const signUp = await gql(system.gatewayUrl, SIGN_UP, { input: { name: 'Ada', email: 'ada@example.com' } });
+    const signUp = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: 'Ada', email: 'ada@example.com' } });
     expect(signUp.data.addUser.errors).toEqual([]);
 
-    const [mail] = await smtp.waitForMessages(1);
+    const [mail] = await fixture.smtp.waitForMessages(1);
 
     expect(mail!.to).toMatchObject({ value: [{ address: 'ada@example.com' }] });
-    expect(await readdir(dataDir)).not.toContain('users');
+    expect(await readdir(fixture.dataDir)).not.toContain('users');
   });
 
   it('shares one state between users replicas: each sees what the other signed up, and an email stays unique across them', async () => {
@@ -54,10 +45,10 @@ describeWithPostgres('the system on PostgreSQL (DATABASE_URL set)', () => {
     const id = onReplica.data.addUser.user.id as string;
 
     const seen = await eventually(
-      () => gql(system.usersUrl, USER, { id }),
+      () => gql(fixture.system.usersUrl, USER, { id }),
       (response) => response.data?.user !== null,
     );
-    const again = await gql(system.gatewayUrl, SIGN_UP, { input: { name: 'Grace Again', email: 'GRACE@example.com' } });
+    const again = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: 'Grace Again', email: 'GRACE@example.com' } });
 
     expect(seen.data.user).toEqual({ id, email: 'grace@example.com' });
     expect(again.data.addUser.errors.map((error: { code: string }) => error.code)).toEqual(['EMAIL_TAKEN']);
@@ -66,7 +57,7 @@ describeWithPostgres('the system on PostgreSQL (DATABASE_URL set)', () => {
   it('lets exactly one of two replicas take an email both are given at the same moment', async () => {
     const input = { name: 'Linus', email: 'linus@example.com' };
 
-    const outcomes = await Promise.all([gql(system.usersUrl, SIGN_UP, { input }), gql(replica.url, SIGN_UP, { input })]);
+    const outcomes = await Promise.all([gql(fixture.system.usersUrl, SIGN_UP, { input }), gql(replica.url, SIGN_UP, { input })]);
 
     const codes = outcomes.map((outcome) => outcome.data.addUser.errors.map((error: { code: string }) => error.code).join());
     expect(codes.sort()).toEqual(['', 'EMAIL_TAKEN']);
@@ -76,11 +67,11 @@ describeWithPostgres('the system on PostgreSQL (DATABASE_URL set)', () => {
     await cluster.kill();
     let during;
     try {
-      during = await gql(system.gatewayUrl, SIGN_UP, { input: { name: 'Barbara', email: 'barbara@example.com' } });
+      during = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: 'Barbara', email: 'barbara@example.com' } });
     } finally {
       await cluster.start();
     }
-    const after = await gql(system.gatewayUrl, SIGN_UP, { input: { name: 'Barbara', email: 'barbara@example.com' } });
+    const after = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: 'Barbara', email: 'barbara@example.com' } });
 
     expect(during.errors?.map((error) => error.extensions?.code)).toEqual(['UNAVAILABLE']);
     expect(during.errors?.[0]?.message).toMatch(/storage is unavailable/);
