@@ -16,7 +16,7 @@ const databaseUrl = z
   .url({ protocol: /^postgres(ql)?$/, error: 'must be a URL like postgres://user:password@host:5432/db' })
   .optional();
 
-/** Express's `trust proxy`: `true`, a hop count, or addresses/subnets (`loopback`, `10.0.0.0/8`, …). */
+/** `trust proxy` as Express defines it: `true`, a hop count, or addresses/subnets (`loopback`, `10.0.0.0/8`, …). */
 const trustProxy = z
   .string()
   .transform((value, ctx): boolean | number | string => {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import proxyaddr from 'proxy-addr';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const SUBGRAPH_SECRET_HEADER = 'x-subgraph-secret';
@@ -9,9 +10,12 @@ export const SUBGRAPH_SECRET_HEADER = 'x-subgraph-secret';
 export interface RequestScope {
   readonly requestId: string;
   readonly logger: Logger;
-  /** The client's address, as Express sees it (`trust proxy` decides whether X-Forwarded-For counts). */
+  /** The client's address: the peer's, or X-Forwarded-For's as far as `trustProxy` allows. */
   readonly clientIp: string;
 }
+
+/** `trust proxy` as Express defines it: `true`, a hop count, or addresses, subnets and loopback/linklocal/uniquelocal. */
+export type TrustProxy = boolean | number | string;
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -19,17 +23,29 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export const requestIdFrom = (header: string | string[] | undefined): string =>
   typeof header === 'string' && SAFE_REQUEST_ID.test(header) ? header : randomUUID();
 
-export const scopeOf = (res: Response): RequestScope => res.locals.scope as RequestScope;
+const trustedBy = (trust: TrustProxy): ((address: string, hop: number) => boolean) => {
+  if (trust === true) return () => true;
+  if (trust === false) return () => false;
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return proxyaddr.compile(trust.split(',').map((part) => part.trim()));
+};
+
+/** The path of a request target, without its query string. */
+export const pathOf = (url: string | undefined): string => {
+  const target = url ?? '/';
+  const query = target.indexOf('?');
+  return query === -1 ? target : target.slice(0, query);
+};
 
 /**
- * Binds a request id and a child logger to each request, echoes the id, and
- * logs one line when it ends. The child logger and the client's address are
- * made on first use: most requests log only their last line, which names the
- * request id itself.
+ * Makes a request's scope: its id (echoed in the answer) and, on first use,
+ * its child logger and client address; most requests log only their last
+ * line, which names the request id itself. That line is written when the
+ * answer is sent.
  */
-export const requestScope =
-  (logger: Logger): RequestHandler =>
-  (req, res, next) => {
+export const scopeRequest = (logger: Logger, trustProxy: TrustProxy): ((req: IncomingMessage, res: ServerResponse) => RequestScope) => {
+  const trusted = trustedBy(trustProxy);
+  return (req, res) => {
     const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     let child: Logger | undefined;
     let clientIp: string | undefined;
@@ -39,22 +55,22 @@ export const requestScope =
         return (child ??= logger.child({ reqId: requestId }));
       },
       get clientIp() {
-        return (clientIp ??= req.ip ?? 'unknown');
+        return (clientIp ??= req.socket.remoteAddress ? proxyaddr(req, trusted) : 'unknown');
       },
     };
-    res.locals.scope = scope;
     res.setHeader(REQUEST_ID_HEADER, requestId);
     const started = performance.now();
     res.once('finish', () => {
-      const path = req.originalUrl.split('?')[0];
+      const path = pathOf(req.url);
       const fields = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) };
       const [target, line] = child ? [child, fields] : [logger, { reqId: requestId, ...fields }];
       // Probes and scrapes come every few seconds: only worth a line when debugging.
-      if (path?.startsWith('/health/') || path === '/metrics') target.debug(line, 'request completed');
+      if (path.startsWith('/health/') || path === '/metrics') target.debug(line, 'request completed');
       else target.info(line, 'request completed');
     });
-    next();
+    return scope;
   };
+};
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -63,37 +79,21 @@ export const sameSecret = (given: string | undefined, expected: string): boolean
   given !== undefined && timingSafeEqual(digest(given), digest(expected));
 
 /** `sameSecret` against one fixed secret, whose digest is computed once instead of per request. */
-export const secretChecker = (expected: string): ((given: string | undefined) => boolean) => {
+export const secretChecker = (expected: string): ((given: string | string[] | undefined) => boolean) => {
   const wanted = digest(expected);
-  return (given) => given !== undefined && timingSafeEqual(digest(given), wanted);
+  return (given) => typeof given === 'string' && timingSafeEqual(digest(given), wanted);
 };
 
-const graphqlErrorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
+export const graphqlErrorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
 
-/** Refuses, with 401, every request that does not carry the shared secret. */
-export const requireSecret =
-  (secret: string, onRefused: () => void): RequestHandler => {
-  const matches = secretChecker(secret);
-  return (req, res, next) => {
-    const given = req.headers[SUBGRAPH_SECRET_HEADER];
-    if (matches(typeof given === 'string' ? given : undefined)) return next();
-    onRefused();
-    scopeOf(res).logger.warn({ clientIp: scopeOf(res).clientIp }, 'request without the subgraph secret refused');
-    res.status(401).json(graphqlErrorBody(`This service answers only the gateway: missing or wrong ${SUBGRAPH_SECRET_HEADER} header.`, 'UNAUTHENTICATED'));
-  };
+export const sendJson = (res: ServerResponse, status: number, body: unknown): void => {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
 };
 
-/**
- * Express 5 leaves `req.body` unset when no parser matched (a `text/plain`
- * form post, say); Apollo's integration would answer that with a 500. An empty
- * body lets Apollo apply its own rules: CSRF prevention, then content type.
- */
-export const ensureBody: RequestHandler = (req, _res, next) => {
-  (req as Request & { body: unknown }).body ??= {};
-  next();
-};
-
-interface HttpError {
+/** An error from body-parser (or anything else a request handler threw). */
+export interface HttpError {
   status?: number;
   statusCode?: number;
   type?: string;
@@ -119,18 +119,19 @@ const clientMessage = (error: HttpError): string => {
 };
 
 /** Body-parser refusals as GraphQL-shaped 4xx answers; anything else as a logged, masked 500. */
-export const errorHandler =
-  (onRefused: (status: number) => void): ErrorRequestHandler =>
-  (error: HttpError, _req, res, next) => {
-    if (res.headersSent) return next(error);
-    const status = error.status ?? error.statusCode ?? 500;
-    const logger = scopeOf(res)?.logger;
-    onRefused(status);
-    if (status >= 400 && status < 500) {
-      logger?.info({ status, type: error.type }, 'request refused');
-      res.status(status).json(graphqlErrorBody(clientMessage(error), status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST'));
-      return;
-    }
-    logger?.error({ err: error }, 'request failed');
-    res.status(500).json(graphqlErrorBody('Internal server error.', 'INTERNAL_SERVER_ERROR'));
-  };
+export const answerError = (error: HttpError, res: ServerResponse, logger: Logger, onRefused: (status: number) => void): void => {
+  if (res.headersSent) {
+    logger.error({ err: error }, 'request failed after its answer started');
+    res.destroy();
+    return;
+  }
+  const status = error.status ?? error.statusCode ?? 500;
+  onRefused(status);
+  if (status >= 400 && status < 500) {
+    logger.info({ status, type: error.type }, 'request refused');
+    sendJson(res, status, graphqlErrorBody(clientMessage(error), status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST'));
+    return;
+  }
+  logger.error({ err: error }, 'request failed');
+  sendJson(res, 500, graphqlErrorBody('Internal server error.', 'INTERNAL_SERVER_ERROR'));
+};

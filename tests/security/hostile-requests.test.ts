@@ -62,6 +62,8 @@ const CASES: HostileCase[] = [
   },
   { name: 'a GET query without a preflight header (CSRF)', search: `?query=${encodeURIComponent('{ __typename }')}`, init: { method: 'GET' }, expect: refused(400, /Cross-Site Request Forgery/) },
   { name: 'a PUT', init: { ...query('{ __typename }'), method: 'PUT' }, expect: refused(405, /supports only GET\/POST/) },
+  { name: 'a path where nothing is served', search: 'graphql', init: query('{ __typename }'), expect: refused(404, /Nothing is served at POST \/graphql; GraphQL is at \/\./) },
+  { name: 'a POST to the health route', search: 'health/live', init: query('{ __typename }'), expect: refused(404, /Nothing is served at POST \/health\/live/) },
   // The operation
   { name: 'a query that is not a string', init: json({ query: 42 }), expect: refused(400, /queries must be strings/) },
   { name: 'variables that are not an object', init: json({ query: '{ __typename }', variables: 'x' }), expect: refused(400, /`variables` .* object/) },

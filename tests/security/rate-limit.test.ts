@@ -136,6 +136,23 @@ describe('sign-up rate limits at the gateway', () => {
   });
 });
 
+describe('sign-up rate limits without a trusted proxy (TRUST_PROXY unset)', () => {
+  const fixture = useSystem({ env: { SIGNUP_RATE_PER_IP: '2' } });
+
+  it('keys on the peer address: a forged X-Forwarded-For buys no extra sign-ups', async () => {
+    const forged = (n: number) =>
+      fetch(fixture.system.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': `198.51.100.${n}` },
+        body: JSON.stringify({ query: SIGN_UP, variables: { input: { name: `Forged ${n}`, email: `forged${n}@example.com` } } }),
+      });
+    for (const n of [1, 2]) expect((await bodyOf(await forged(n))).data.addUser.errors).toEqual([]);
+    const refused = await forged(3);
+    expect(refused.status).toBe(429);
+    expect((await bodyOf(refused)).errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ip' });
+  });
+});
+
 describe('one welcome email per address', () => {
   const fixture = useSystem();
 
