@@ -96,6 +96,9 @@ const cached = (check: () => Promise<boolean>, ttlMs: number) => {
 /** The public endpoint: bounded operations, counted sign-ups, masked errors and no schema tour in production. */
 export const createGatewayServer = (options: GatewayOptions): GatewayServer => {
   const { production, limits, logger, metrics } = options;
+  // Unless this is set, @apollo/gateway probes the cloud metadata endpoints at start and sends Apollo the host's
+  // OS, CPU and memory every hour. Nothing here asks for that; an operator who wants it sets it to `false`.
+  process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraph,
     logger,

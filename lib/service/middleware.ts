@@ -38,32 +38,42 @@ export const pathOf = (url: string | undefined): string => {
 };
 
 /**
- * Makes a request's scope: its id (echoed in the answer) and, on first use,
- * its child logger and client address; most requests log only their last
- * line, which names the request id itself. That line is written when the
- * answer is sent.
+ * A request's id and, made on first use, its child logger and client address:
+ * most requests log only their last line, which names the request id itself.
+ * The lazy parts are getters on the prototype because Apollo Server copies
+ * each context with `Object.assign`, which would call getters of the object's own.
  */
+class LazyScope implements RequestScope {
+  child: Logger | undefined;
+  address: string | undefined;
+
+  constructor(
+    readonly requestId: string,
+    private readonly parent: Logger,
+    private readonly req: IncomingMessage,
+    private readonly trusted: (address: string, hop: number) => boolean,
+  ) {}
+
+  get logger(): Logger {
+    return (this.child ??= this.parent.child({ reqId: this.requestId }));
+  }
+
+  get clientIp(): string {
+    return (this.address ??= this.req.socket.remoteAddress ? proxyaddr(this.req, this.trusted) : 'unknown');
+  }
+}
+
+/** Makes each request's scope, echoes its id, and logs one line when the answer is sent. */
 export const scopeRequest = (logger: Logger, trustProxy: TrustProxy): ((req: IncomingMessage, res: ServerResponse) => RequestScope) => {
   const trusted = trustedBy(trustProxy);
   return (req, res) => {
-    const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
-    let child: Logger | undefined;
-    let clientIp: string | undefined;
-    const scope: RequestScope = {
-      requestId,
-      get logger() {
-        return (child ??= logger.child({ reqId: requestId }));
-      },
-      get clientIp() {
-        return (clientIp ??= req.socket.remoteAddress ? proxyaddr(req, trusted) : 'unknown');
-      },
-    };
-    res.setHeader(REQUEST_ID_HEADER, requestId);
+    const scope = new LazyScope(requestIdFrom(req.headers[REQUEST_ID_HEADER]), logger, req, trusted);
+    res.setHeader(REQUEST_ID_HEADER, scope.requestId);
     const started = performance.now();
     res.once('finish', () => {
       const path = pathOf(req.url);
       const fields = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) };
-      const [target, line] = child ? [child, fields] : [logger, { reqId: requestId, ...fields }];
+      const [target, line] = scope.child ? [scope.child, fields] : [logger, { reqId: scope.requestId, ...fields }];
       // Probes and scrapes come every few seconds: only worth a line when debugging.
       if (path.startsWith('/health/') || path === '/metrics') target.debug(line, 'request completed');
       else target.info(line, 'request completed');

@@ -13,6 +13,7 @@ import type { Logger } from '../logger';
 import { createAppendHistogram, createServiceMetrics, graphqlMetricsPlugin, type ServiceMetrics } from '../metrics';
 import { openStore, type SnapshotCodec, type Store } from '../store';
 import { listenService, type RunningService } from './listen';
+import type { RequestScope } from './middleware';
 
 type SubgraphConfig = ConfigOf<typeof subgraphConfig>;
 
@@ -42,6 +43,19 @@ export const createSubgraphServer = <C extends BaseContext>(schemaFile: string, 
     schema: buildSubgraphSchema({ typeDefs: parse(readFileSync(schemaFile, 'utf8')), resolvers: resolvers as never }),
     ...subgraphServerOptions(options),
   });
+
+/**
+ * A request's logger, made only if a resolver asks for it. A getter on the
+ * prototype: Apollo Server copies each context with `Object.assign`, which
+ * calls the getters an object holds itself.
+ */
+class RequestLogger {
+  constructor(private readonly scope: RequestScope) {}
+
+  get logger(): Logger {
+    return this.scope.logger;
+  }
+}
 
 /** What a subgraph makes of its open store: its server, its resolvers' context, and what it runs beside them. */
 export interface SubgraphParts<C extends BaseContext & { readonly logger: Logger }> {
@@ -98,16 +112,13 @@ export const startSubgraph = async <S extends object, E, C extends BaseContext &
     closing.push(() => store.close());
     const parts = await build({ store, backend, logger, metrics });
     if (parts.stop) closing.push(parts.stop);
+    // Each request's own logger replaces the service's.
+    const { logger: _serviceLogger, ...shared } = parts.context;
     return await listenService({
       name,
       apollo: parts.createServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),
       // The request's logger is made only if a resolver asks for it.
-      context: async (scope) => ({
-        ...parts.context,
-        get logger() {
-          return scope.logger;
-        },
-      }),
+      context: async (scope) => Object.assign(new RequestLogger(scope), shared) as unknown as C,
       ready: parts.ready ?? (() => true),
       host: config.HOST,
       port,
