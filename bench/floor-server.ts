@@ -3,7 +3,7 @@
  * a bare `@apollo/subgraph` server, users in a plain `Map`, no log, no
  * logging, no metrics, no secret. Started by bench/gateways.ts.
  *
- *   PORT=4101 FLOOR_SEED='[{"id":…,"name":…,"email":…,"createdAt":…}]' node --import tsx bench/floor-server.ts
+ *   PORT=4101 FLOOR_SEED='[{"id":…,"name":…,"email":…,"createdAt":…}]' node dist/bench/floor-server.js   (after npm run build)
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
+import { PROJECT_ROOT } from '../lib/paths';
 
 interface FloorUser {
   readonly id: string;
@@ -20,7 +21,7 @@ interface FloorUser {
   readonly createdAt: string;
 }
 
-const typeDefs = parse(readFileSync(join(__dirname, '..', 'subgraphs', 'users', 'schema.graphql'), 'utf8'));
+const typeDefs = parse(readFileSync(join(PROJECT_ROOT, 'subgraphs', 'users', 'schema.graphql'), 'utf8'));
 const byId = new Map<string, FloorUser>();
 const idByEmail = new Map<string, string>();
 const order: FloorUser[] = [];

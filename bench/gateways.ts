@@ -27,7 +27,8 @@ const SECRET = 'benchmark-subgraph-secret-0123456789';
 const pinned = cpus().length >= 2;
 const GATEWAY_CPU = pinned ? '0' : undefined;
 const REST_CPU = pinned ? '1' : undefined;
-const NODE_TS = [process.execPath, '--import', 'tsx'];
+// The services as `npm run start:*` runs them: the build in dist/ (`npm run bench:gateway` builds it first).
+const NODE = [process.execPath, '--enable-source-maps'];
 // BENCH_CPU_PROF=1: each service of this project writes a V8 CPU profile (pid in the name) to .data/profiles on exit.
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.data', 'profiles')}`] : [];
 
@@ -103,10 +104,10 @@ const startStack = async (label: string, env: Record<string, string>) => {
   };
   mkdirSync(dir, { recursive: true });
   const start = (name: string, entry: string, cpu: string | undefined) =>
-    startProcess(`${label} ${name}`, [...NODE_TS, ...PROFILE, join(ROOT, entry)], { env: common, cpu, logFile: join(dir, `${name}.log`), cwd: ROOT });
-  const users = start('users', 'subgraphs/users/src/main.ts', REST_CPU);
-  const notifications = start('notifications', 'subgraphs/notifications/src/main.ts', REST_CPU);
-  const gateway = start('gateway', 'gateway/src/main.ts', GATEWAY_CPU);
+    startProcess(`${label} ${name}`, [...NODE, ...PROFILE, join(ROOT, 'dist', entry)], { env: common, cpu, logFile: join(dir, `${name}.log`), cwd: ROOT });
+  const users = start('users', 'subgraphs/users/src/main.js', REST_CPU);
+  const notifications = start('notifications', 'subgraphs/notifications/src/main.js', REST_CPU);
+  const gateway = start('gateway', 'gateway/src/main.js', GATEWAY_CPU);
   for (const port of [usersPort, notificationsPort, gatewayPort]) {
     await waitUntil(`${label} :${port}`, async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, 60_000);
   }
@@ -244,7 +245,7 @@ const main = async () => {
     const [hivePort, grafbasePort, floorPort] = [await freePort(), await freePort(), await freePort()];
     const hive = startHive({ dir: dataRoot, port: hivePort, urls: durable.urls, secret: SECRET, cpu: GATEWAY_CPU });
     const grafbase = startGrafbase({ dir: dataRoot, port: grafbasePort, urls: durable.urls, secret: SECRET, cpu: GATEWAY_CPU });
-    const floor = startProcess('floor', [...NODE_TS, join(ROOT, 'bench', 'floor-server.ts')], {
+    const floor = startProcess('floor', [...NODE, join(ROOT, 'dist', 'bench', 'floor-server.js')], {
       env: { ...process.env, NODE_ENV: 'production', PORT: String(floorPort), FLOOR_SEED: JSON.stringify(seeded.data.users.edges.map((edge: { node: unknown }) => edge.node)) },
       cpu: REST_CPU,
       logFile: join(dataRoot, 'floor.log'),

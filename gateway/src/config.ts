@@ -1,6 +1,7 @@
-import { resolve } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { commonConfig, defineConfig, mergeConfigs, optionalUrl, path, port, positive, type ConfigOf } from '../../lib/config';
+import { PROJECT_ROOT } from '../../lib/paths';
 
 /** `https://app.example.com,http://localhost:5173`: exact origins (scheme, host, port), or `*` for any. */
 const origins = z
@@ -38,7 +39,7 @@ export const gatewayConfig = mergeConfigs(
       GATEWAY_PORT: port(4000),
       USERS_URL: optionalUrl,
       NOTIFICATIONS_URL: optionalUrl,
-      SUPERGRAPH_PATH: path(resolve(__dirname, '..', 'supergraph.graphql')),
+      SUPERGRAPH_PATH: path(join(PROJECT_ROOT, 'gateway', 'supergraph.graphql')),
       SUBGRAPH_TIMEOUT_MS: positive(10_000),
       /** `on`: identical subgraph queries in flight at the same time share one call (mutations never). */
       SUBGRAPH_MERGE_QUERIES: z.enum(['on', 'off']).default('off'),

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../../lib/paths';
 import { createSubgraphServer, type SubgraphServerOptions } from '../../../lib/service';
 import type { Context } from './context';
 import { resolvers } from './resolvers';
 
 /** The users subgraph as an Apollo server: no state, no network; the caller supplies the context. */
 export const createUsersServer = (options: SubgraphServerOptions<Context> = {}) =>
-  createSubgraphServer<Context>(join(__dirname, '..', 'schema.graphql'), resolvers, options);
+  createSubgraphServer<Context>(join(PROJECT_ROOT, 'subgraphs', 'users', 'schema.graphql'), resolvers, options);

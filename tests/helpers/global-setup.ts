@@ -1,0 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { ROOT } from './paths';
+
+/** The npm scripts the process tests run serve the build in dist/: build it once from the sources under test. */
+export default function globalSetup(): void {
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+}
