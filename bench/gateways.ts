@@ -28,7 +28,7 @@ const pinned = cpus().length >= 2;
 const GATEWAY_CPU = pinned ? '0' : undefined;
 const REST_CPU = pinned ? '1' : undefined;
 // The services as `npm run start:*` runs them: the build in dist/ (`npm run bench:gateway` builds it first).
-const NODE = [process.execPath, '--enable-source-maps'];
+const NODE = [process.execPath, '--max-semi-space-size=32', '--enable-source-maps'];
 // BENCH_CPU_PROF=1: each service of this project writes a V8 CPU profile (pid in the name) to .data/profiles on exit.
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.data', 'profiles')}`] : [];
 
