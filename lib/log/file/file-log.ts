@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lowestAcknowledged } from './consumers';
@@ -134,6 +135,9 @@ const readAfter = async (dir: string, after: number, onRecords: (records: LogRec
  */
 export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLog> => {
   const { dir, logger, syncEachRecord = false, fsync = true } = options;
+  // O_DSYNC: each write returns once its data (and the file size) is on disk, as write + fdatasync
+  // would, in one system call and one trip through libuv's thread pool instead of two.
+  const appendFlags = fsync ? constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC : 'a';
   await mkdir(dir, { recursive: true });
   const lock = await acquireLock(dir);
   let handle: FileHandle;
@@ -142,7 +146,7 @@ export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLo
     for (const name of await readdir(dir)) if (name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
     let active: string;
     ({ version, active } = await recover(options));
-    handle = await open(active, 'a');
+    handle = await open(active, appendFlags);
   } catch (error) {
     await lock.release();
     throw error;
@@ -161,7 +165,7 @@ export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLo
     if (rotate) {
       // A new segment per snapshot, so that older segments can be dropped whole.
       await handle.close();
-      handle = await open(segmentFile(dir, batch[0]!.version), 'a');
+      handle = await open(segmentFile(dir, batch[0]!.version), appendFlags);
       await fsyncDir(dir);
       rotate = false;
     }
@@ -169,7 +173,6 @@ export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLo
     for (let written = 0; written < data.length; ) {
       written += (await handle.write(data, written)).bytesWritten;
     }
-    if (fsync) await handle.datasync();
   };
 
   const flush = async (): Promise<void> => {
