@@ -63,7 +63,15 @@ class LazyScope implements RequestScope {
   }
 }
 
-/** Makes each request's scope, echoes its id, and logs one line when the answer is sent. */
+/** A request that takes this long is logged at info level whatever its status. */
+export const SLOW_REQUEST_MS = 1000;
+
+/**
+ * Makes each request's scope, echoes its id, and logs one line when the
+ * answer is sent: at info level when the status is 400 or more or the request
+ * was slow, at debug level otherwise (a line per request cost a few percent of
+ * the gateway's CPU).
+ */
 export const scopeRequest = (logger: Logger, trustProxy: TrustProxy): ((req: IncomingMessage, res: ServerResponse) => RequestScope) => {
   const trusted = trustedBy(trustProxy);
   return (req, res) => {
@@ -71,12 +79,15 @@ export const scopeRequest = (logger: Logger, trustProxy: TrustProxy): ((req: Inc
     res.setHeader(REQUEST_ID_HEADER, scope.requestId);
     const started = performance.now();
     res.once('finish', () => {
+      const ms = Math.round(performance.now() - started);
       const path = pathOf(req.url);
-      const fields = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) };
-      const [target, line] = scope.child ? [scope.child, fields] : [logger, { reqId: scope.requestId, ...fields }];
       // Probes and scrapes come every few seconds: only worth a line when debugging.
-      if (path.startsWith('/health/') || path === '/metrics') target.debug(line, 'request completed');
-      else target.info(line, 'request completed');
+      const probe = path.startsWith('/health/') || path === '/metrics';
+      const level = !probe && (res.statusCode >= 400 || ms >= SLOW_REQUEST_MS) ? 'info' : 'debug';
+      if (!logger.isLevelEnabled(level)) return;
+      const fields = { method: req.method, path, status: res.statusCode, ms };
+      if (scope.child) scope.child[level](fields, 'request completed');
+      else logger[level]({ reqId: scope.requestId, ...fields }, 'request completed');
     });
     return scope;
   };

@@ -64,6 +64,17 @@ describe('operating the services', () => {
       expect(requestLines.every((line) => typeof line.reqId === 'string')).toBe(true);
     });
 
+    it('logs a request at info level when it is refused, at debug level when it succeeds', async () => {
+      const [ok, refused] = [
+        await fetch(fixture.system.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'level-ok' }, body: '{"query":"{ __typename }"}' }),
+        await fetch(fixture.system.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'level-bad' }, body: '{"query":' }),
+      ];
+      expect([ok.status, refused.status]).toEqual([200, 400]);
+      const completed = (reqId: string) => lines.find((line) => line.reqId === reqId && line.msg === 'request completed');
+      expect(completed('level-ok')).toMatchObject({ level: 20, status: 200 });
+      expect(completed('level-bad')).toMatchObject({ level: 30, status: 400 });
+    });
+
     it.each([
       ['too long', 'x'.repeat(200)],
       ['with unsafe characters', 'id with spaces<script>'],

@@ -26,6 +26,8 @@ describe('stopping the gateway process on SIGTERM', () => {
       USERS_URL: users.url,
       NOTIFICATIONS_URL: users.url,
       SHUTDOWN_GRACE_MS: '10000',
+      // A successful request's line is at debug level.
+      LOG_LEVEL: 'debug',
     });
     await gateway.waitFor(/gateway listening/);
     const url = `http://127.0.0.1:${port}/`;
