@@ -4,7 +4,7 @@
  * (this process) on CPU 1. Every answer is checked equal across gateways
  * before it is loaded; rounds alternate between the cases; medians are shown.
  *
- *   npm run bench:gateway                   # 3 rounds of 8 s per case, about 5.5 minutes
+ *   npm run bench:gateway                   # 3 rounds of 8 s per case, about 8 minutes
  *   BENCH_SECONDS=3 BENCH_ROUNDS=1 npm run bench:gateway   # a quick look
  */
 import { isDeepStrictEqual } from 'node:util';
