@@ -17,7 +17,7 @@ import {
   type HttpError,
   type RequestScope,
   type TrustProxy,
-} from './middleware';
+} from './request';
 
 export interface ListenOptions<C extends BaseContext> {
   readonly name: string;
@@ -105,12 +105,11 @@ export const listenService = async <C extends BaseContext>(options: ListenOption
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     const url = req.url ?? '/';
-    const query = url.indexOf('?');
     const answer = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: {
         method: req.method?.toUpperCase() ?? 'GET',
         headers,
-        search: query === -1 ? '' : url.slice(query),
+        search: url.slice(pathOf(url).length),
         // No parser matched (a `text/plain` form post, say): an empty body lets Apollo apply its own rules, CSRF prevention first.
         body: req.body ?? {},
       },

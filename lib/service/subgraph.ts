@@ -13,7 +13,7 @@ import type { Logger } from '../logger';
 import { createAppendHistogram, createServiceMetrics, graphqlMetricsPlugin, type ServiceMetrics } from '../metrics';
 import { openStore, type SnapshotCodec, type Store } from '../store';
 import { listenService, type RunningService } from './listen';
-import type { RequestScope } from './middleware';
+import type { RequestScope } from './request';
 
 type SubgraphConfig = ConfigOf<typeof subgraphConfig>;
 

@@ -44,8 +44,9 @@ export const pathOf = (url: string | undefined): string => {
  * each context with `Object.assign`, which would call getters of the object's own.
  */
 class LazyScope implements RequestScope {
+  /** Set once something asked for `logger`. */
   child: Logger | undefined;
-  address: string | undefined;
+  private address: string | undefined;
 
   constructor(
     readonly requestId: string,
