@@ -1,21 +1,46 @@
 // The composition root of `npm start`: the one module in lib/ that knows the services.
+import { randomBytes } from 'node:crypto';
+import { DEV_AUDIENCE, startDevIssuer } from '../gateway/src/auth/dev-issuer';
 import { gatewayConfig } from '../gateway/src/config';
 import { startGateway } from '../gateway/src/service';
 import { notificationsConfig } from '../subgraphs/notifications/src/config';
 import { startNotificationsService } from '../subgraphs/notifications/src/service';
 import { usersConfig } from '../subgraphs/users/src/config';
 import { startUsersService } from '../subgraphs/users/src/service';
-import { mergeConfigs, type ConfigOf } from './config';
+import { defineConfig, mergeConfigs, port, type ConfigOf } from './config';
 import type { Logger } from './logger';
 import type { RunningService } from './service';
 
-/** Every key of the three services. */
-export const systemConfig = mergeConfigs(gatewayConfig, mergeConfigs(usersConfig, notificationsConfig));
+/** Every key of the three services, and where the development token issuer listens. */
+export const systemConfig = mergeConfigs(
+  mergeConfigs(gatewayConfig, mergeConfigs(usersConfig, notificationsConfig)),
+  defineConfig({ keys: () => ({ DEV_ISSUER_PORT: port(4003) }) }),
+);
 
 export type SystemConfig = ConfigOf<typeof systemConfig>;
 
+/**
+ * Outside production with no issuer configured: a local token issuer, so that
+ * signed-in requests work with no identity provider, and (unless one is set) a
+ * subgraph secret made for this run, so that the caller's identity reaches the subgraphs.
+ */
+const withDevelopmentAuth = async (config: SystemConfig, logger: Logger): Promise<{ config: SystemConfig; issuer?: RunningService }> => {
+  if (config.NODE_ENV === 'production' || config.AUTH_ISSUER || config.AUTH_JWKS_URL) return { config };
+  const issuer = await startDevIssuer({ dataDir: config.DATA_DIR, port: config.DEV_ISSUER_PORT, logger });
+  return {
+    config: {
+      ...config,
+      AUTH_ISSUER: issuer.url,
+      AUTH_AUDIENCE: config.AUTH_AUDIENCE ?? DEV_AUDIENCE,
+      SUBGRAPH_SECRET: config.SUBGRAPH_SECRET ?? randomBytes(24).toString('base64url'),
+    },
+    issuer: { ...issuer, stop: () => issuer.stop() },
+  };
+};
+
 /** The three services in this process, subgraphs first; the gateway calls them where they listen unless told otherwise. */
-export const startAll = async (config: SystemConfig, logger: Logger, fatal?: (error: Error) => void): Promise<RunningService[]> => {
+export const startAll = async (given: SystemConfig, logger: Logger, fatal?: (error: Error) => void): Promise<RunningService[]> => {
+  const { config, issuer } = await withDevelopmentAuth(given, logger);
   const users = await startUsersService(config, logger, fatal);
   const notifications = await startNotificationsService(config, logger, fatal);
   // A port of 0 is only known now.
@@ -25,5 +50,6 @@ export const startAll = async (config: SystemConfig, logger: Logger, fatal?: (er
   );
   // Production serves no landing page: there is no Sandbox to point at.
   logger.info(config.NODE_ENV === 'production' ? `GraphQL endpoint: ${gateway.url}` : `Apollo Sandbox: ${gateway.url}`);
-  return [users, notifications, gateway];
+  if (issuer) logger.info('Signed-in requests: `npm run token -- --sub <user id> [--scope users:read]` prints a token for the Authorization header');
+  return [...(issuer ? [issuer] : []), users, notifications, gateway];
 };

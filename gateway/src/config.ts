@@ -24,6 +24,25 @@ const origins = z
   })
   .optional();
 
+/** Signature algorithms a token may use: asymmetric only, so no `none` and no HMAC keyed with a public key. */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
+const algorithms = z
+  .string()
+  .transform((value, ctx) => {
+    const list = value.split(',').map((item) => item.trim()).filter(Boolean);
+    for (const algorithm of list) {
+      if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(algorithm)) {
+        ctx.issues.push({ code: 'custom', input: algorithm, message: `"${algorithm}" is not one of ${ASYMMETRIC_ALGORITHMS.join(', ')} (never none, never HMAC)` });
+      }
+    }
+    if (list.length === 0) ctx.issues.push({ code: 'custom', input: value, message: 'names no algorithm' });
+    return list;
+  })
+  .default(['RS256', 'PS256', 'ES256', 'EdDSA']);
+
+const flag = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
+
 /** Strict in production; elsewhere out of reach of a person at a keyboard or a script of a few hundred sign-ups. */
 const SIGNUP_RATE_DEFAULTS = {
   production: { perIp: 10, global: 600 },
@@ -53,7 +72,28 @@ export const gatewayConfig = mergeConfigs(
       SIGNUP_RATE_PER_IP: positive(SIGNUP_RATE_DEFAULTS[production ? 'production' : 'other'].perIp),
       SIGNUP_RATE_GLOBAL: positive(SIGNUP_RATE_DEFAULTS[production ? 'production' : 'other'].global),
       SIGNUP_RATE_WINDOW_MS: positive(10 * 60_000),
+      /** The OpenID Connect issuer whose access tokens the gateway accepts; its discovery document names the JWKS. */
+      AUTH_ISSUER: optionalUrl,
+      /** The issuer's JWKS, when it has no discovery document. */
+      AUTH_JWKS_URL: optionalUrl,
+      /** The `aud` every token must carry: this API's identifier at the issuer. */
+      AUTH_AUDIENCE: z.string().min(1).optional(),
+      AUTH_ALGORITHMS: algorithms,
+      AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(5),
+      /** The claim that holds this system's user id. */
+      AUTH_USER_CLAIM: z.string().min(1).default('sub'),
+      /** Least time between two JWKS fetches for unknown keys. */
+      AUTH_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
+      /** `true`: an operation that asks for anything the caller may not see is refused whole (Apollo Router's reject_unauthorized). */
+      AUTH_REJECT_UNAUTHORIZED: flag,
     }),
+    check: (values, { production }) => {
+      const problems: string[] = [];
+      const issuerSet = Boolean(values.AUTH_ISSUER ?? values.AUTH_JWKS_URL);
+      if (production && !issuerSet) problems.push('AUTH_ISSUER: required in production (or AUTH_JWKS_URL): the issuer whose access tokens the gateway verifies');
+      if ((production || issuerSet) && !values.AUTH_AUDIENCE) problems.push('AUTH_AUDIENCE: required with a token issuer: the audience (aud) this API accepts');
+      return problems;
+    },
   }),
 );
 

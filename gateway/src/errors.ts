@@ -17,6 +17,10 @@ export const EXPOSED_CODES: ReadonlySet<string> = new Set([
   ...Object.values(GatewayErrorCode),
   // A subgraph's storage is down: the client may retry (users' UNAVAILABLE).
   'UNAVAILABLE',
+  // Who may read what: a field the policy hides from this caller, a record that is not theirs, a bad token.
+  'UNAUTHORIZED_FIELD_OR_TYPE',
+  'FORBIDDEN',
+  'UNAUTHENTICATED',
   // Apollo Server's own request errors, and the subgraphs' (BAD_USER_INPUT): the client sent something it can fix.
   // The subgraphs' refusals (EMAIL_TAKEN, …) are values in `data`, not errors.
   'BAD_USER_INPUT',

@@ -9,6 +9,9 @@ import { graphqlMetricsPlugin } from '../../lib/metrics';
 import { isExposed, maskError } from './errors';
 import type { GatewayMetrics } from './metrics';
 import { createSignUpLimiter, signUpRateLimitPlugin, type CounterStore, type RateLimitOptions } from './rate-limit';
+import { identitySigner } from '../../lib/service';
+import type { Viewer } from '../../lib/viewer';
+import { PolicySource, enforcingGateway } from './auth/enforce';
 import { SubgraphSource } from './subgraph-source';
 
 /** What every gateway request carries: see lib/service `RequestScope`. */
@@ -16,6 +19,8 @@ export interface GatewayContext extends BaseContext {
   readonly requestId: string;
   readonly clientIp: string;
   readonly logger: Logger;
+  /** The caller, verified from their access token; undefined: anonymous. */
+  readonly viewer: Viewer | undefined;
 }
 
 /** Bounds on one operation, enforced before anything runs: tokens by the parser, the rest by graphql-armor. */
@@ -33,8 +38,10 @@ export interface GatewayOptions {
   /** Subgraph name -> URL, overriding the routing URL composed into the supergraph. */
   readonly subgraphUrls: Readonly<Record<string, string | undefined>>;
   readonly production: boolean;
-  /** Sent to every subgraph as `x-subgraph-secret`. */
+  /** Sent to every subgraph as `x-subgraph-secret`; also signs the caller's identity for them. */
   readonly secret?: string | undefined;
+  /** Refuse whole any operation that asks for something the caller may not see, instead of answering the rest. */
+  readonly rejectUnauthorized?: boolean;
   readonly subgraphTimeoutMs: number;
   /** Identical subgraph queries in flight at once share one call; off unless asked for. */
   readonly mergeInflightQueries?: boolean;
@@ -99,14 +106,18 @@ export const createGatewayServer = (options: GatewayOptions): GatewayServer => {
   // Unless this is set, @apollo/gateway probes the cloud metadata endpoints at start and sends Apollo the host's
   // OS, CPU and memory every hour. Nothing here asks for that; an operator who wants it sets it to `false`.
   process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+  const policies = new PolicySource();
+  const signIdentity = options.secret ? identitySigner(options.secret) : undefined;
   const gateway = new ApolloGateway({
-    supergraphSdl: options.supergraph,
+    // What the gateway loads has no security features (it would refuse them); enforcingGateway enforces them.
+    supergraphSdl: policies.wrap(options.supergraph),
     logger,
     buildService: ({ name, url }) =>
       new SubgraphSource({
         name,
         url: options.subgraphUrls[name] ?? url!,
         secret: options.secret,
+        signIdentity,
         timeoutMs: options.subgraphTimeoutMs,
         mergeInflightQueries: options.mergeInflightQueries ?? false,
         onFailure: (subgraph, reason) => metrics.subgraphFailures.inc({ subgraph, reason }),
@@ -127,7 +138,7 @@ export const createGatewayServer = (options: GatewayOptions): GatewayServer => {
     blockFieldSuggestion: { enabled: production },
   }).protect();
   const apollo = new ApolloServer<GatewayContext>({
-    gateway,
+    gateway: enforcingGateway(gateway, policies, options.rejectUnauthorized ?? false),
     nodeEnv: production ? 'production' : 'development',
     introspection: !production,
     includeStacktraceInErrorResponses: !production,

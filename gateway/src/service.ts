@@ -2,6 +2,7 @@ import type { GatewayConfig } from './config';
 import type { Logger } from '../../lib/logger';
 import { createPool, databaseUnreachable } from '../../lib/postgres';
 import { listenService, type RunningService } from '../../lib/service';
+import { createIdentify } from './auth/identify';
 import { createGatewayMetrics } from './metrics';
 import { postgresCounters, type CounterStore } from './rate-limit';
 import { createGatewayServer } from './server';
@@ -31,6 +32,9 @@ const sharedCounters = async (url: string | undefined, logger: Logger): Promise<
 export const startGateway = async (config: GatewayConfig, logger: Logger): Promise<RunningService> => {
   const metrics = createGatewayMetrics();
   const shared = await sharedCounters(config.DATABASE_URL, logger);
+  const { identify, warmUp } = createIdentify(config, logger);
+  // Not awaited: an issuer that is down at start is looked up again when the first token arrives.
+  void warmUp();
   const { apollo, ready } = createGatewayServer({
     supergraph: supergraphFromFile({
       file: config.SUPERGRAPH_PATH,
@@ -40,6 +44,7 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
     subgraphUrls: { users: config.USERS_URL, notifications: config.NOTIFICATIONS_URL },
     production: config.NODE_ENV === 'production',
     secret: config.SUBGRAPH_SECRET,
+    rejectUnauthorized: config.AUTH_REJECT_UNAUTHORIZED,
     subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
     mergeInflightQueries: config.SUBGRAPH_MERGE_QUERIES === 'on',
     limits: {
@@ -61,6 +66,7 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
       apollo,
       // The scope itself: its logger and client address are made only if something asks for them.
       context: async (scope) => scope,
+      identify,
       host: config.GATEWAY_HOST,
       port: config.GATEWAY_PORT,
       path: '/',

@@ -3,7 +3,8 @@ import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@
 import type { FetcherResponse } from '@apollo/utils.fetcher';
 import { GraphQLError } from 'graphql';
 import { Pool } from 'undici';
-import { REQUEST_ID_HEADER, SUBGRAPH_SECRET_HEADER } from '../../lib/service';
+import { IDENTITY_HEADER, REQUEST_ID_HEADER, SUBGRAPH_SECRET_HEADER } from '../../lib/service';
+import type { Viewer } from '../../lib/viewer';
 import { GatewayErrorCode, subgraphUnavailable } from './errors';
 
 export const SUBGRAPH_UNAVAILABLE = GatewayErrorCode.SUBGRAPH_UNAVAILABLE;
@@ -13,6 +14,8 @@ export interface SubgraphSourceOptions {
   readonly url: string;
   /** Sent as `x-subgraph-secret` on every request, health checks included. */
   readonly secret?: string | undefined;
+  /** The identity header for a signed-in caller; unset: subgraphs hear of no caller (they then treat everyone as anonymous). */
+  readonly signIdentity?: ((viewer: Viewer) => string) | undefined;
   /** The whole call (connect, answer, body) must finish within this. */
   readonly timeoutMs: number;
   /** Told why each failed call failed: `timeout`, `unreachable`, `http_<status>`, `invalid_response`. */
@@ -95,7 +98,11 @@ export const postJson = async (
 
 interface ContextWithRequestId {
   readonly requestId?: string;
+  readonly viewer?: Viewer | undefined;
 }
+
+/** Identity headers are good for a minute; one is signed again when half of that has passed. */
+const RESIGN_AFTER_MS = 30_000;
 
 /** The socket error code (ECONNREFUSED, ECONNRESET, …): the part of a socket error that says what happened without addresses. */
 const socketCode = (error: Error): string | undefined => {
@@ -123,6 +130,8 @@ export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId
   private readonly pool: Pool;
   private readonly target: { origin: string; path: string };
   private readonly inflight = new Map<string, Promise<SubgraphAnswer>>();
+  /** Viewers come from the gateway's token cache, so one token's header is signed about twice a minute, not per call. */
+  private readonly identities = new WeakMap<Viewer, { header: string; signedAt: number }>();
 
   constructor(options: SubgraphSourceOptions) {
     super({ url: options.url });
@@ -141,6 +150,8 @@ export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId
     if (this.options.secret) headers[SUBGRAPH_SECRET_HEADER] = this.options.secret;
     // Compared as a string: the enum is not exported from the package root.
     if (kind === 'incoming operation' && context.requestId) headers[REQUEST_ID_HEADER] = context.requestId;
+    delete headers[IDENTITY_HEADER];
+    if (kind === 'incoming operation' && context.viewer && this.options.signIdentity) headers[IDENTITY_HEADER] = this.identityOf(context.viewer);
     if (!payload.query) throw new Error('Missing query');
     try {
       const sent = JSON.stringify(payload);
@@ -159,6 +170,16 @@ export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId
       this.didEncounterError(error as Error);
       throw error;
     }
+  }
+
+  private identityOf(viewer: Viewer): string {
+    const now = performance.now();
+    let signed = this.identities.get(viewer);
+    if (!signed || now - signed.signedAt > RESIGN_AFTER_MS) {
+      signed = { header: this.options.signIdentity!(viewer), signedAt: now };
+      this.identities.set(viewer, signed);
+    }
+    return signed.header;
   }
 
   /** The call in flight for the same body and headers (the request id aside), or a new one. */

@@ -42,6 +42,8 @@ export interface ConfigSpec<T extends z.ZodRawShape> {
   readonly keys: (context: ConfigContext) => T;
   /** Keys a service cannot run without in production, with why (shown to the operator). */
   readonly requiredInProduction?: { readonly [K in keyof T]?: string };
+  /** Rules across keys: each problem as `KEY: what is wrong`. */
+  readonly check?: (values: z.infer<z.ZodObject<T>>, context: ConfigContext) => readonly string[];
 }
 
 export type ConfigOf<S> = S extends ConfigSpec<infer T> ? Readonly<z.infer<z.ZodObject<T>>> : never;
@@ -52,6 +54,7 @@ export const defineConfig = <T extends z.ZodRawShape>(spec: ConfigSpec<T>): Conf
 export const mergeConfigs = <A extends z.ZodRawShape, B extends z.ZodRawShape>(a: ConfigSpec<A>, b: ConfigSpec<B>): ConfigSpec<A & B> => ({
   keys: (context) => ({ ...a.keys(context), ...b.keys(context) }),
   requiredInProduction: { ...a.requiredInProduction, ...b.requiredInProduction } as ConfigSpec<A & B>['requiredInProduction'],
+  check: (values, context) => [...(a.check?.(values as never, context) ?? []), ...(b.check?.(values as never, context) ?? [])],
 });
 
 /** What every service reads. */
@@ -111,6 +114,7 @@ export const loadConfig = <T extends z.ZodRawShape>(spec: ConfigSpec<T>, env: No
       if (present[key] === undefined) problems.push(`  ${key}: ${why}`);
     }
   }
+  if (parsed.success) problems.push(...(spec.check?.(parsed.data, { production }) ?? []).map((problem) => `  ${problem}`));
   if (!parsed.success || problems.length) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
   return Object.freeze(parsed.data) as ConfigOf<ConfigSpec<T>>;
 };

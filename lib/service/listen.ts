@@ -4,6 +4,7 @@ import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import bodyParser from 'body-parser';
 import cors, { type CorsOptions } from 'cors';
 import type { Logger } from 'pino';
+import type { Viewer } from '../viewer';
 import { METRICS_CONTENT_TYPE, renderMetrics, type ServiceMetrics } from '../metrics';
 import {
   SUBGRAPH_SECRET_HEADER,
@@ -24,6 +25,11 @@ export interface ListenOptions<C extends BaseContext> {
   readonly apollo: ApolloServer<C>;
   /** Builds the context of one GraphQL request. */
   readonly context: (scope: RequestScope) => Promise<C>;
+  /**
+   * Who the caller of a GraphQL request is (undefined: anonymous), before
+   * GraphQL runs; a `RequestRefused` it throws is the answer. Unset: everyone is anonymous.
+   */
+  readonly identify?: (req: IncomingMessage) => Promise<Viewer | undefined>;
   /** Unset: every interface. */
   readonly host: string | undefined;
   readonly port: number;
@@ -99,7 +105,8 @@ export const listenService = async <C extends BaseContext>(options: ListenOption
     res.end(text);
   };
 
-  const graphql = async (req: IncomingMessage & { body?: unknown }, res: ServerResponse, scope: RequestScope) => {
+  const graphql = async (req: IncomingMessage & { body?: unknown }, res: ServerResponse, scope: RequestScope & { viewer: Viewer | undefined }) => {
+    if (options.identify) scope.viewer = await options.identify(req);
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);

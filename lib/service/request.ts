@@ -2,6 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import proxyaddr from 'proxy-addr';
+import type { Viewer } from '../viewer';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const SUBGRAPH_SECRET_HEADER = 'x-subgraph-secret';
@@ -12,6 +13,23 @@ export interface RequestScope {
   readonly logger: Logger;
   /** The client's address: the peer's, or X-Forwarded-For's as far as `trustProxy` allows. */
   readonly clientIp: string;
+  /** Who the caller is, once the service's `identify` step has run; undefined: anonymous. */
+  readonly viewer: Viewer | undefined;
+}
+
+/** A request refused before GraphQL runs: answered with `status` and a GraphQL-shaped error. */
+export class RequestRefused extends Error {
+  override readonly name = 'RequestRefused';
+
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+    readonly extensions: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+  }
 }
 
 /** `trust proxy` as Express defines it: `true`, a hop count, or addresses, subnets and loopback/linklocal/uniquelocal. */
@@ -46,6 +64,7 @@ export const pathOf = (url: string | undefined): string => {
 class LazyScope implements RequestScope {
   /** Set once something asked for `logger`. */
   child: Logger | undefined;
+  viewer: Viewer | undefined;
   private address: string | undefined;
 
   constructor(
@@ -73,7 +92,10 @@ export const SLOW_REQUEST_MS = 1000;
  * was slow, at debug level otherwise (a line per request cost a few percent of
  * the gateway's CPU).
  */
-export const scopeRequest = (logger: Logger, trustProxy: TrustProxy): ((req: IncomingMessage, res: ServerResponse) => RequestScope) => {
+export const scopeRequest = (
+  logger: Logger,
+  trustProxy: TrustProxy,
+): ((req: IncomingMessage, res: ServerResponse) => RequestScope & { viewer: Viewer | undefined }) => {
   const trusted = trustedBy(trustProxy);
   return (req, res) => {
     const scope = new LazyScope(requestIdFrom(req.headers[REQUEST_ID_HEADER]), logger, req, trusted);
@@ -106,7 +128,9 @@ export const secretChecker = (expected: string): ((given: string | string[] | un
   return (given) => typeof given === 'string' && timingSafeEqual(digest(given), wanted);
 };
 
-export const graphqlErrorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
+export const graphqlErrorBody = (message: string, code: string, extensions: Readonly<Record<string, unknown>> = {}) => ({
+  errors: [{ message, extensions: { code, ...extensions } }],
+});
 
 export const sendJson = (res: ServerResponse, status: number, body: unknown): void => {
   res.statusCode = status;
@@ -140,11 +164,18 @@ const clientMessage = (error: HttpError): string => {
   }
 };
 
-/** Body-parser refusals as GraphQL-shaped 4xx answers; anything else as a logged, masked 500. */
+/** Refusals and body-parser errors as GraphQL-shaped 4xx answers; anything else as a logged, masked 500. */
 export const answerError = (error: HttpError, res: ServerResponse, logger: Logger, onRefused: (status: number) => void): void => {
   if (res.headersSent) {
     logger.error({ err: error }, 'request failed after its answer started');
     res.destroy();
+    return;
+  }
+  if (error instanceof RequestRefused) {
+    onRefused(error.status);
+    logger.info({ status: error.status, code: error.code, ...error.extensions }, 'request refused');
+    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+    sendJson(res, error.status, graphqlErrorBody(error.message, error.code, error.extensions));
     return;
   }
   const status = error.status ?? error.statusCode ?? 500;

@@ -12,8 +12,10 @@ import { openLogBackend, type LogBackend } from '../log';
 import type { Logger } from '../logger';
 import { createAppendHistogram, createServiceMetrics, graphqlMetricsPlugin, type ServiceMetrics } from '../metrics';
 import { openStore, type SnapshotCodec, type Store } from '../store';
+import type { Viewer } from '../viewer';
+import { IDENTITY_HEADER, identityReader } from './identity';
 import { listenService, type RunningService } from './listen';
-import type { RequestScope } from './request';
+import { RequestRefused, type RequestScope } from './request';
 
 type SubgraphConfig = ConfigOf<typeof subgraphConfig>;
 
@@ -45,20 +47,34 @@ export const createSubgraphServer = <C extends BaseContext>(schemaFile: string, 
   });
 
 /**
- * A request's logger, made only if a resolver asks for it. A getter on the
- * prototype: Apollo Server copies each context with `Object.assign`, which
- * calls the getters an object holds itself.
+ * A request's logger, made only if a resolver asks for it, and its viewer.
+ * Getters on the prototype: Apollo Server copies each context with
+ * `Object.assign`, which calls the getters an object holds itself.
  */
-class RequestLogger {
+class RequestParts {
   constructor(private readonly scope: RequestScope) {}
 
   get logger(): Logger {
     return this.scope.logger;
   }
+
+  get viewer(): Viewer | undefined {
+    return this.scope.viewer;
+  }
 }
 
+/** The caller the gateway names in the identity header; a header it did not sign is refused. */
+const identifyByHeader = (subgraphSecret: string | undefined) => {
+  const read = identityReader(subgraphSecret);
+  return async (req: { headers: Record<string, string | string[] | undefined> }) => {
+    const check = read(req.headers[IDENTITY_HEADER]);
+    if (!check.ok) throw new RequestRefused(401, 'UNAUTHENTICATED', `This service trusts only the gateway: ${check.reason}.`);
+    return check.viewer;
+  };
+};
+
 /** What a subgraph makes of its open store: its server, its resolvers' context, and what it runs beside them. */
-export interface SubgraphParts<C extends BaseContext & { readonly logger: Logger }> {
+export interface SubgraphParts<C extends BaseContext & { readonly logger: Logger; readonly viewer?: Viewer | undefined }> {
   readonly createServer: (options: SubgraphServerOptions<C>) => ApolloServer<C>;
   /** The context every request shares; each request gets its own logger on top. */
   readonly context: C;
@@ -68,7 +84,7 @@ export interface SubgraphParts<C extends BaseContext & { readonly logger: Logger
   readonly stop?: () => Promise<void>;
 }
 
-export interface SubgraphDefinition<S extends object, E, C extends BaseContext & { readonly logger: Logger }> {
+export interface SubgraphDefinition<S extends object, E, C extends BaseContext & { readonly logger: Logger; readonly viewer?: Viewer | undefined }> {
   /** The service's name: its stream, its logger's and its metrics' `service`. */
   readonly name: string;
   readonly port: number;
@@ -83,7 +99,7 @@ export interface SubgraphDefinition<S extends object, E, C extends BaseContext &
  * then HTTP. `onFatal` hears of a log that can no longer be written. Whatever
  * was opened is closed again if a later step fails.
  */
-export const startSubgraph = async <S extends object, E, C extends BaseContext & { readonly logger: Logger }>(
+export const startSubgraph = async <S extends object, E, C extends BaseContext & { readonly logger: Logger; readonly viewer?: Viewer | undefined }>(
   config: SubgraphConfig,
   baseLogger: Logger,
   onFatal: ((error: Error) => void) | undefined,
@@ -112,13 +128,14 @@ export const startSubgraph = async <S extends object, E, C extends BaseContext &
     closing.push(() => store.close());
     const parts = await build({ store, backend, logger, metrics });
     if (parts.stop) closing.push(parts.stop);
-    // Each request's own logger replaces the service's.
-    const { logger: _serviceLogger, ...shared } = parts.context;
+    // Each request's own logger and viewer replace the service's.
+    const { logger: _serviceLogger, viewer: _viewer, ...shared } = parts.context;
     return await listenService({
       name,
       apollo: parts.createServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),
       // The request's logger is made only if a resolver asks for it.
-      context: async (scope) => Object.assign(new RequestLogger(scope), shared) as unknown as C,
+      context: async (scope) => Object.assign(new RequestParts(scope), shared) as unknown as C,
+      identify: identifyByHeader(config.SUBGRAPH_SECRET),
       ready: parts.ready ?? (() => true),
       host: config.HOST,
       port,

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { buildWebPage, describeIfBrowser, launchBrowser, serveStatic, type StaticServer } from '../helpers/browser';
-import { gql, SIGN_UP } from '../helpers/graphql';
+import { eventually, gql, SIGN_UP } from '../helpers/graphql';
 import { useSystem } from '../helpers/system';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
@@ -18,9 +18,15 @@ const csrfPage = (gatewayUrl: string) => `<!doctype html>
 </form>
 <script>document.forms[0].submit()</script>`;
 
-const listEmails = async (gatewayUrl: string): Promise<string[]> => {
-  const response = await gql(gatewayUrl, `{ users(first: 100) { edges { node { email } } } }`);
+const listEmails = async (gatewayUrl: string, token: string): Promise<string[]> => {
+  const response = await gql(gatewayUrl, `{ users(first: 100) { edges { node { email } } } }`, {}, token);
   return response.data.users.edges.map((edge: { node: { email: string } }) => edge.node.email);
+};
+
+/** Pastes a token into the page's sign-in form, as a developer does with one from `npm run token`. */
+const signIn = async (page: Page, token: string) => {
+  await page.getByLabel('Access token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
 };
 
 describeIfBrowser()('the sign-up page in headless chromium, served from its own origin', () => {
@@ -70,10 +76,43 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
     expect(await email.getAttribute('aria-describedby')).toBe('signup-email-error');
     expect(await email.getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator('#signup-name-error').count()).toBe(0);
-    expect(await listEmails(fixture.system.gatewayUrl)).toEqual([]);
+    expect(await listEmails(fixture.system.gatewayUrl, fixture.system.operatorToken)).toEqual([]);
   });
 
-  it('signs a user up cross-origin after a CORS preflight, polls the welcome email until SENT, and lists the user', async () => {
+  it('signs a visitor up anonymously, and shows them no list of users and no one\'s address but the one they typed', async () => {
+    const posted: string[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && request.url() === fixture.system.gatewayUrl) {
+        posted.push((request.postDataJSON() as { operationName: string }).operationName);
+        expect(request.headers()['authorization']).toBeUndefined();
+      }
+    });
+    await page.goto(`${site.origin}/`);
+    await page.getByText('Sign in with a token that has the users:read scope').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Alan Turing');
+    await page.getByLabel('Email', { exact: true }).fill('alan@example.com');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+
+    await page.locator('[role="status"][data-status="SIGNED_UP"]').waitFor();
+    expect(await page.getByRole('status').textContent()).toBe('Signed up. A welcome email is on its way to alan@example.com.');
+    expect(await page.locator('table').count()).toBe(0);
+    expect(posted).toEqual(['SignUp']);
+    await eventually(
+      async () => [...fixture.smtp.messages],
+      (all) => all.some((mail) => JSON.stringify(mail.to).includes('alan@example.com')),
+    );
+  });
+
+  it('tells a visitor whose token the gateway refuses why, and lists nothing', async () => {
+    await page.goto(`${site.origin}/`);
+    await signIn(page, 'not-a-jwt');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toBe('Your access token was refused: The access token is not a well-formed signed JWT.');
+    expect(await page.locator('tbody tr').count()).toBe(0);
+  });
+
+  it('signed in, sends the token with every request, signs a user up cross-origin after a CORS preflight, polls the welcome email until SENT, and lists the user', async () => {
     // Playwright's own events leave preflights out; the DevTools protocol shows them.
     const preflights = new Map<string, { url: string; requestHeaders: Record<string, string>; status?: number }>();
     const cdp = await context.newCDPSession(page);
@@ -85,7 +124,7 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
       const preflight = preflights.get(requestId);
       if (preflight && type === 'Preflight') preflight.status = response.status;
     });
-    const graphqlPosts: { operationName: string; origin: Promise<string | null>; allowOrigin: string | undefined }[] = [];
+    const graphqlPosts: { operationName: string; origin: Promise<string | null>; authorization: string | undefined; allowOrigin: string | undefined }[] = [];
     page.on('response', (response) => {
       const request = response.request();
       if (request.method() !== 'POST' || response.url() !== fixture.system.gatewayUrl) return;
@@ -93,11 +132,14 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
         operationName: (request.postDataJSON() as { operationName: string }).operationName,
         // The browser's network stack adds Origin; only the async header read sees it.
         origin: request.headerValue('origin'),
+        authorization: request.headers()['authorization'],
         allowOrigin: response.headers()['access-control-allow-origin'],
       });
     });
 
     await page.goto(`${site.origin}/`);
+    await signIn(page, fixture.system.operatorToken);
+    await page.getByRole('heading', { name: /^Users/ }).waitFor();
     await page.getByLabel('Name', { exact: true }).fill('Grace Hopper');
     await page.getByLabel('Email', { exact: true }).fill('grace@example.com');
     await page.getByRole('button', { name: 'Sign up' }).click();
@@ -116,14 +158,19 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
     expect(preflight!.status).toBeGreaterThanOrEqual(200);
     expect(preflight!.status).toBeLessThan(300);
     expect(preflight!.requestHeaders['Access-Control-Request-Method']).toBe('POST');
+    expect(preflight!.requestHeaders['Access-Control-Request-Headers']).toMatch(/authorization/);
     expect(preflight!.requestHeaders['Access-Control-Request-Headers']).toMatch(/content-type/);
     expect(graphqlPosts.map((post) => post.operationName)).toEqual(expect.arrayContaining(['UserList', 'SignUp', 'WelcomeEmail']));
     for (const post of graphqlPosts) {
+      expect(post.authorization).toBe(`Bearer ${fixture.system.operatorToken}`);
       expect(await post.origin).toBe(site.origin);
       expect(post.allowOrigin === '*' || post.allowOrigin === site.origin).toBe(true);
     }
-    const [mail] = await fixture.smtp.waitForMessages(1);
-    expect(mail!.to).toMatchObject({ value: [{ address: 'grace@example.com' }] });
+    const mails = await eventually(
+      async () => [...fixture.smtp.messages],
+      (all) => all.some((mail) => JSON.stringify(mail.to).includes('grace@example.com')),
+    );
+    expect(mails.filter((mail) => JSON.stringify(mail.to).includes('grace@example.com'))).toHaveLength(1);
 
     // Settled: the page stops polling (three poll intervals of 500 ms without a request).
     const polls = () => graphqlPosts.filter((post) => post.operationName === 'WelcomeEmail').length;
@@ -137,9 +184,10 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
       const response = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: `Reader ${n}`, email: `reader${n}@example.com` } });
       expect(response.data.addUser.errors).toEqual([]);
     }
-    const expected = await listEmails(fixture.system.gatewayUrl);
+    const expected = await listEmails(fixture.system.gatewayUrl, fixture.system.operatorToken);
 
     await page.goto(`${site.origin}/`);
+    await signIn(page, fixture.system.operatorToken);
     await page.getByRole('heading', { name: `Users (${expected.length})` }).waitFor();
     const seen: string[][] = [];
     const next = page.getByRole('button', { name: 'Next' });
@@ -160,7 +208,7 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
   });
 
   it('refuses a text/plain form POST from another origin as a potential CSRF, and signs nobody up', async () => {
-    const before = await listEmails(fixture.system.gatewayUrl);
+    const before = await listEmails(fixture.system.gatewayUrl, fixture.system.operatorToken);
     const refused = page.waitForResponse((response) => response.url() === fixture.system.gatewayUrl && response.request().method() === 'POST');
     await page.goto(`${site.origin}/csrf.html`);
     const response = await refused;
@@ -172,7 +220,7 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
       message: expect.stringContaining('Cross-Site Request Forgery'),
       extensions: { code: 'BAD_REQUEST' },
     });
-    expect(await listEmails(fixture.system.gatewayUrl)).toEqual(before);
+    expect(await listEmails(fixture.system.gatewayUrl, fixture.system.operatorToken)).toEqual(before);
   });
 
   it('serves Apollo Sandbox on GET / with the gateway itself as the initial endpoint', async () => {

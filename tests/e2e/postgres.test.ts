@@ -4,7 +4,7 @@ import { startUsersService } from '../../subgraphs/users/src/service';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
 import { silentLogger } from '../helpers/logs';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
-import { useSystem } from '../helpers/system';
+import { operatorHeaders, useSystem } from '../helpers/system';
 
 const USER = /* GraphQL */ `
   query User($id: ID!) {
@@ -40,12 +40,12 @@ describeWithPostgres('the system on PostgreSQL (DATABASE_URL set)', () => {
   });
 
   it('shares one state between users replicas: each sees what the other signed up, and an email stays unique across them', async () => {
-    const onReplica = await gql(replica.url, SIGN_UP, { input: { name: 'Grace', email: 'grace@example.com' } });
+    const onReplica = await gql(replica.url, SIGN_UP, { input: { name: 'Grace', email: 'grace@example.com' } }, operatorHeaders());
     expect(onReplica.data.addUser.errors).toEqual([]);
     const id = onReplica.data.addUser.user.id as string;
 
     const seen = await eventually(
-      () => gql(fixture.system.usersUrl, USER, { id }),
+      () => gql(fixture.system.usersUrl, USER, { id }, operatorHeaders()),
       (response) => response.data?.user !== null,
     );
     const again = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: 'Grace Again', email: 'GRACE@example.com' } });
@@ -57,7 +57,7 @@ describeWithPostgres('the system on PostgreSQL (DATABASE_URL set)', () => {
   it('lets exactly one of two replicas take an email both are given at the same moment', async () => {
     const input = { name: 'Linus', email: 'linus@example.com' };
 
-    const outcomes = await Promise.all([gql(fixture.system.usersUrl, SIGN_UP, { input }), gql(replica.url, SIGN_UP, { input })]);
+    const outcomes = await Promise.all([gql(fixture.system.usersUrl, SIGN_UP, { input }, operatorHeaders()), gql(replica.url, SIGN_UP, { input }, operatorHeaders())]);
 
     const codes = outcomes.map((outcome) => outcome.data.addUser.errors.map((error: { code: string }) => error.code).join());
     expect(codes.sort()).toEqual(['', 'EMAIL_TAKEN']);

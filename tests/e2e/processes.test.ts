@@ -1,10 +1,20 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
 import { isPortFree, portsEnv, spawnScript, subgraphUrlsEnv, type ServiceProcess } from '../helpers/processes';
+import { startTokenIssuer } from '../helpers/system';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
+import { ROOT } from '../helpers/paths';
+
+/** What `npm run token -- <args>` prints on stdout, as a developer runs it. */
+const npmToken = async (dataDir: string, args: string[]): Promise<string> => {
+  const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'token', '--', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir } });
+  return stdout.trim();
+};
 
 /** The port each service of `npm start` logged it listens on. */
 const listeningPorts = (output: string) =>
@@ -17,6 +27,7 @@ const outboxFiles = async (dataDir: string) =>
 describe('the system as its npm scripts run it', () => {
   let dataDir: string;
   const processes: ServiceProcess[] = [];
+  const issuers: { close(): Promise<void> }[] = [];
 
   beforeEach(async () => {
     dataDir = await makeTempDir('signup-e2e-');
@@ -24,11 +35,12 @@ describe('the system as its npm scripts run it', () => {
 
   afterEach(async () => {
     await Promise.all(processes.splice(0).map((service) => service.kill()));
+    await Promise.all(issuers.splice(0).map((issuer) => issuer.close()));
     await removeTempDir(dataDir);
   });
 
   it('npm start with only its ports set (0: free ones): the gateway calls the subgraphs where they listen, and SIGTERM to npm alone stops all three cleanly', async () => {
-    const system = spawnScript('start', { DATA_DIR: dataDir, GATEWAY_PORT: '0', USERS_PORT: '0', NOTIFICATIONS_PORT: '0' });
+    const system = spawnScript('start', { DATA_DIR: dataDir, GATEWAY_PORT: '0', USERS_PORT: '0', NOTIFICATIONS_PORT: '0', DEV_ISSUER_PORT: '0' });
     processes.push(system);
     const [, sandboxUrl] = await system.waitFor(/Apollo Sandbox: (http:\/\/localhost:\d+\/)/);
     const ports = listeningPorts(system.output());
@@ -46,11 +58,16 @@ describe('the system as its npm scripts run it', () => {
     const mail = await simpleParser(await readFile(join(dataDir, 'outbox', file!)));
     expect(mail.to).toMatchObject({ value: [{ address: 'grace@example.com', name: 'Grace <Hopper>' }] });
     expect(mail.html).toContain('Grace &lt;Hopper&gt;');
+    // As the README says: a token from the development issuer `npm start` runs, for Sandbox's Authorization header.
+    const id = signUp.data.addUser.user.id;
+    const token = await npmToken(dataDir, ['--sub', id]);
     const read = await eventually(
-      () => gql(sandboxUrl!, `query($id: ID!) { user(id: $id) { email welcomeEmail { status } } }`, { id: signUp.data.addUser.user.id }),
-      (response) => response.data?.user?.welcomeEmail?.status === 'SENT',
+      () => gql(sandboxUrl!, `{ me { email welcomeEmail { status } } }`, {}, token),
+      (response) => response.data?.me?.welcomeEmail?.status === 'SENT',
     );
-    expect(read).toMatchObject({ data: { user: { email: 'grace@example.com', welcomeEmail: { status: 'SENT' } } } });
+    expect(read).toEqual({ status: 200, data: { me: { email: 'grace@example.com', welcomeEmail: { status: 'SENT' } } } });
+    const anonymous = await gql(sandboxUrl!, `query($id: ID!) { user(id: $id) { name email } }`, { id });
+    expect(anonymous.data).toEqual({ user: { name: 'Grace <Hopper>', email: null } });
 
     expect(await system.stop('SIGTERM')).toBe(0);
     expect(system.output()).toContain('sign-up system: shutdown complete');
@@ -61,7 +78,9 @@ describe('the system as its npm scripts run it', () => {
 
   it('start:users, start:notifications and start:gateway: three processes sharing the users log, each stopped by SIGINT to its npm process alone', async () => {
     const ports = await portsEnv();
-    const env = { DATA_DIR: dataDir, ...ports, ...subgraphUrlsEnv(ports) };
+    const issuer = await startTokenIssuer(dataDir);
+    issuers.push(issuer);
+    const env = { DATA_DIR: dataDir, ...ports, ...subgraphUrlsEnv(ports), ...issuer.env };
     const users = spawnScript('start:users', env);
     const notifications = spawnScript('start:notifications', env);
     const gateway = spawnScript('start:gateway', env);
@@ -73,7 +92,7 @@ describe('the system as its npm scripts run it', () => {
     const id = signUp.data.addUser.user.id;
     await eventually(() => outboxFiles(dataDir), (files) => files.length === 1);
     const read = await eventually(
-      () => gql(url, `query($id: ID!) { user(id: $id) { welcomeEmail { status } } }`, { id }),
+      () => gql(url, `query($id: ID!) { user(id: $id) { welcomeEmail { status } } }`, { id }, issuer.operatorToken),
       (response) => response.data?.user?.welcomeEmail?.status === 'SENT',
     );
     expect(read.errors).toBeUndefined();

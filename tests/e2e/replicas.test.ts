@@ -4,7 +4,8 @@ import { eventually, gql, SIGN_UP } from '../helpers/graphql';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
 import { freePort, spawnService, type ServiceProcess } from '../helpers/processes';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
-import { FAST_RETRY } from '../helpers/system';
+import { FAST_RETRY, startTokenIssuer, type TokenIssuer } from '../helpers/system';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 // Two users replicas, two notifications replicas and two gateways on one
 // PostgreSQL, each gateway routed to its own pair of subgraph replicas.
@@ -32,11 +33,13 @@ const LEASE_MS = '8000';
 type Node = { id: string; email: string; welcomeEmail?: { status: string } | null };
 
 /** Every user whose email starts with `prefix`, paged through `gatewayUrl` as a client would. */
+let issuer: TokenIssuer;
+
 const usersThrough = async (gatewayUrl: string, prefix: string, query = PAGE): Promise<Node[]> => {
   const found: Node[] = [];
   let after: string | null = null;
   for (;;) {
-    const page: any = await gql(gatewayUrl, query, { after });
+    const page: any = await gql(gatewayUrl, query, { after }, issuer.operatorToken);
     if (page.errors) throw new Error(`paging through ${gatewayUrl} failed: ${JSON.stringify(page.errors)}`);
     found.push(...page.data.users.edges.map((edge: { node: Node }) => edge.node).filter((node: Node) => node.email.startsWith(prefix)));
     if (!page.data.users.pageInfo.hasNextPage) return found;
@@ -87,8 +90,9 @@ describeWithPostgres('replicas of every service on one PostgreSQL', () => {
   const notifications: ServiceProcess[] = [];
   const gatewayUrls: string[] = [];
 
+  let issuerDir: string;
   const spawn = (entry: string, env: Record<string, string>, ready: RegExp) => {
-    const service = spawnService(entry, env);
+    const service = spawnService(entry, { ...issuer.env, ...env });
     processes.push(service);
     return service.waitFor(ready, 60_000).then(() => service);
   };
@@ -164,6 +168,8 @@ describeWithPostgres('replicas of every service on one PostgreSQL', () => {
 
   beforeAll(async () => {
     [cluster, smtp] = await Promise.all([startPostgres(), startSmtpServer()]);
+    issuerDir = await makeTempDir('signup-issuer-');
+    issuer = await startTokenIssuer(issuerDir);
     databaseUrl = await cluster.createDatabase('replicas');
     for (const list of Object.values(ports)) for (let i = 0; i < list.length; i++) list[i] = await freePort();
     // The first of each starts alone, so that creating the tables is not what the test races.
@@ -176,6 +182,8 @@ describeWithPostgres('replicas of every service on one PostgreSQL', () => {
     await Promise.all(processes.map((service) => service.kill()));
     await smtp?.close();
     await cluster?.stop();
+    await issuer?.close();
+    if (issuerDir) await removeTempDir(issuerDir);
   });
 
   it('takes 500 sign-ups from 32 clients over both gateways: every user readable through both, exactly one welcome email each', async () => {

@@ -14,7 +14,7 @@ describe('sign-up through the gateway, end to end', () => {
     const signUp = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: '  Ada <Lovelace> & Co ', email: ' ada@example.com ' } });
     expect(signUp.errors).toBeUndefined();
     const user = signUp.data.addUser.user;
-    expect(user).toMatchObject({ name: 'Ada <Lovelace> & Co', email: 'ada@example.com' });
+    expect(user).toMatchObject({ name: 'Ada <Lovelace> & Co' });
     expect(signUp.data.addUser.errors).toEqual([]);
 
     const [mail] = await fixture.smtp.waitForMessages(1);
@@ -26,7 +26,7 @@ describe('sign-up through the gateway, end to end', () => {
     expect(mail!.from?.value[0]?.address).toBe('welcome@localhost');
 
     const read = await eventually(
-      () => gql(fixture.system.gatewayUrl, WELCOME, { id: user.id }),
+      () => gql(fixture.system.gatewayUrl, WELCOME, { id: user.id }, fixture.system.operatorToken),
       (response) => response.data?.user?.welcomeEmail?.status === 'SENT',
     );
     expect(read.data.user.welcomeEmail).toMatchObject({ attempts: 1, to: 'ada@example.com', lastError: null });
@@ -36,7 +36,7 @@ describe('sign-up through the gateway, end to end', () => {
   it('answers one query with fields from both subgraphs', async () => {
     const response = await gql(
       fixture.system.gatewayUrl,
-      `{ users(first: 10) { totalCount edges { node { email welcomeEmail { status } notifications { kind } } } } }`,
+      `{ users(first: 10) { totalCount edges { node { email welcomeEmail { status } notifications { kind } } } } }`, {}, fixture.system.operatorToken,
     );
     expect(response.errors).toBeUndefined();
     expect(response.data.users.totalCount).toBe(1);
@@ -53,14 +53,14 @@ describe('sign-up through the gateway, end to end', () => {
       user: null,
       errors: [{ code: 'EMAIL_TAKEN', field: 'email', message: expect.any(String) }],
     });
-    const count = await gql(fixture.system.gatewayUrl, `{ users { totalCount } }`);
+    const count = await gql(fixture.system.gatewayUrl, `{ users { totalCount } }`, {}, fixture.system.operatorToken);
     expect(count.data.users.totalCount).toBe(1);
     expect(fixture.smtp.messages).toHaveLength(1);
   });
 
   it('answers with the users data and an error naming the notifications service while it is down, and recovers', async () => {
     await fixture.system.stop('notifications');
-    const partial = await gql(fixture.system.gatewayUrl, `{ users { edges { node { email welcomeEmail { status } } } } }`);
+    const partial = await gql(fixture.system.gatewayUrl, `{ users { edges { node { email welcomeEmail { status } } } } }`, {}, fixture.system.operatorToken);
     expect(partial.status).toBe(200);
     expect(partial.data.users.edges[0].node.email).toBe('ada@example.com');
     expect(partial.data.users.edges[0].node.welcomeEmail).toBeNull();
@@ -72,7 +72,7 @@ describe('sign-up through the gateway, end to end', () => {
     ]);
 
     await fixture.system.start('notifications');
-    const whole = await gql(fixture.system.gatewayUrl, `{ users { edges { node { welcomeEmail { status } } } } }`);
+    const whole = await gql(fixture.system.gatewayUrl, `{ users { edges { node { welcomeEmail { status } } } } }`, {}, fixture.system.operatorToken);
     expect(whole.errors).toBeUndefined();
     expect(whole.data.users.edges[0].node.welcomeEmail.status).toBe('SENT');
   });
@@ -83,16 +83,16 @@ describe('sign-up through the gateway, end to end', () => {
       expect(response.data.addUser.errors).toEqual([]);
     }
     await fixture.smtp.waitForMessages(4);
-    const before = await gql(fixture.system.gatewayUrl, `{ users { totalCount edges { node { id email createdAt } } } }`);
+    const before = await gql(fixture.system.gatewayUrl, `{ users { totalCount edges { node { id email createdAt } } } }`, {}, fixture.system.operatorToken);
 
     await fixture.restart();
 
-    const after = await gql(fixture.system.gatewayUrl, `{ users { totalCount edges { node { id email createdAt } } } }`);
+    const after = await gql(fixture.system.gatewayUrl, `{ users { totalCount edges { node { id email createdAt } } } }`, {}, fixture.system.operatorToken);
     expect(after.data).toEqual(before.data);
     expect(after.data.users.totalCount).toBe(4);
     const again = await gql(fixture.system.gatewayUrl, SIGN_UP, { input: { name: 'Again', email: 'USER2@example.com' } });
     expect(again.data.addUser.errors[0].code).toBe('EMAIL_TAKEN');
-    const welcome = await gql(fixture.system.gatewayUrl, `{ users { edges { node { welcomeEmail { status attempts } } } } }`);
+    const welcome = await gql(fixture.system.gatewayUrl, `{ users { edges { node { welcomeEmail { status attempts } } } } }`, {}, fixture.system.operatorToken);
     expect(welcome.data.users.edges.map((edge: any) => edge.node.welcomeEmail)).toEqual(
       Array(4).fill({ status: 'SENT', attempts: 1 }),
     );

@@ -15,7 +15,7 @@ describe('snapshots in the running system', () => {
     }
     await fixture.smtp.waitForMessages(12);
     const before = await eventually(
-      () => gql(fixture.system.gatewayUrl, EVERYONE),
+      () => gql(fixture.system.gatewayUrl, EVERYONE, {}, fixture.system.operatorToken),
       (response) => response.data?.users?.edges?.every((edge: any) => edge.node.welcomeEmail?.status === 'SENT'),
     );
     await fixture.system.close();
@@ -26,7 +26,7 @@ describe('snapshots in the running system', () => {
     }
 
     await fixture.restart();
-    const after = await gql(fixture.system.gatewayUrl, EVERYONE);
+    const after = await gql(fixture.system.gatewayUrl, EVERYONE, {}, fixture.system.operatorToken);
     expect(after.data).toEqual(before.data);
     expect(fixture.smtp.messages).toHaveLength(12);
   });

@@ -4,7 +4,7 @@ import { listSegments } from '../../lib/log/file';
 import { eventually, gql } from '../helpers/graphql';
 import { freePort, portsEnv, spawnService, type ServiceProcess } from '../helpers/processes';
 import { startSmtpServer } from '../helpers/smtp';
-import { FAST_RETRY } from '../helpers/system';
+import { FAST_RETRY, TEST_SUBGRAPH_SECRET, operatorHeaders, operatorTokenFor } from '../helpers/system';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 const ADD_USER = `mutation($input: AddUserInput!) { addUser(input: $input) { user { id email } errors { code } } }`;
@@ -18,7 +18,7 @@ const allUsers = async (url: string) => {
   const users: { id: string; email: string }[] = [];
   let after: string | null = null;
   for (;;) {
-    const page: any = await gql(url, PAGE, { after });
+    const page: any = await gql(url, PAGE, { after }, operatorHeaders());
     expect(page.errors).toBeUndefined();
     users.push(...page.data.users.edges.map((edge: any) => edge.node));
     if (!page.data.users.pageInfo.hasNextPage) return { users, totalCount: page.data.users.totalCount as number };
@@ -36,7 +36,7 @@ describe('crashes and power cuts', () => {
   let dataDir: string;
   const processes: ServiceProcess[] = [];
   const spawn = (entry: string, env: Record<string, string>) => {
-    const service = spawnService(entry, { DATA_DIR: dataDir, ...env });
+    const service = spawnService(entry, { DATA_DIR: dataDir, SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET, ...env });
     processes.push(service);
     return service;
   };
@@ -67,7 +67,7 @@ describe('crashes and power cuts', () => {
         for (let i = 0; !dead; i++) {
           const email = `r${round}-c${client}-${i}@example.com`;
           try {
-            const response = await gql(url, ADD_USER, { input: { name: `Client ${client}`, email } });
+            const response = await gql(url, ADD_USER, { input: { name: `Client ${client}`, email } }, operatorHeaders());
             if (response.data?.addUser?.user) acknowledged.set(response.data.addUser.user.id, email);
             if (acknowledged.size - roundStart >= 40) reached();
           } catch {
@@ -97,12 +97,12 @@ describe('crashes and power cuts', () => {
   it('exits when its log can no longer be written (a full disk), and a restart keeps every acknowledged sign-up', async () => {
     const port = String(await freePort());
     const url = `http://127.0.0.1:${port}/graphql`;
-    const full = spawnService('subgraphs/users/src/main.ts', { DATA_DIR: dataDir, USERS_PORT: port }, { fileSizeLimitKb: 16 });
+    const full = spawnService('subgraphs/users/src/main.ts', { DATA_DIR: dataDir, SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET, USERS_PORT: port }, { fileSizeLimitKb: 16 });
     processes.push(full);
     await full.waitFor(/users listening/);
     const acknowledged: string[] = [];
     for (let i = 0; acknowledged.length < 1000; i++) {
-      const response = await gql(url, ADD_USER, { input: { name: `Full ${i}`, email: `full${i}@example.com` } }).catch(() => undefined);
+      const response = await gql(url, ADD_USER, { input: { name: `Full ${i}`, email: `full${i}@example.com` } }, operatorHeaders()).catch(() => undefined);
       if (!response?.data?.addUser?.user) break;
       acknowledged.push(response.data.addUser.user.email);
     }
@@ -134,12 +134,12 @@ describe('crashes and power cuts', () => {
     const emails: string[] = [];
     for (let round = 0; round < 10; round++) {
       // Started right after the previous writer was killed, while that one is still a zombie.
-      const writer = spawnService('subgraphs/users/src/main.ts', { DATA_DIR: dataDir, USERS_PORT: port }, { unreapedChild: true });
+      const writer = spawnService('subgraphs/users/src/main.ts', { DATA_DIR: dataDir, SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET, USERS_PORT: port }, { unreapedChild: true });
       processes.push(writer);
       const [, pid] = await writer.waitFor(/service pid (\d+)/);
       await writer.waitFor(/users listening/);
       emails.push(`restart${round}@example.com`);
-      expect((await gql(url, ADD_USER, { input: { name: `Restart ${round}`, email: emails.at(-1) } })).data.addUser.errors).toEqual([]);
+      expect((await gql(url, ADD_USER, { input: { name: `Restart ${round}`, email: emails.at(-1) } }, operatorHeaders())).data.addUser.errors).toEqual([]);
       process.kill(Number(pid), 'SIGKILL');
       await eventually(async () => processState(Number(pid)), (state) => state === 'Z');
     }
@@ -153,7 +153,7 @@ describe('crashes and power cuts', () => {
     const url = `http://127.0.0.1:${port}/graphql`;
     const users = spawn('subgraphs/users/src/main.ts', { USERS_PORT: port });
     await users.waitFor(/users listening/);
-    for (let i = 1; i <= 5; i++) await gql(url, ADD_USER, { input: { name: `User ${i}`, email: `torn${i}@example.com` } });
+    for (let i = 1; i <= 5; i++) await gql(url, ADD_USER, { input: { name: `User ${i}`, email: `torn${i}@example.com` } }, operatorHeaders());
     expect(await users.stop('SIGTERM')).toBe(0);
 
     // A power cut in the middle of the last append: its line is half written.
@@ -195,7 +195,7 @@ describe('crashes and power cuts', () => {
         throw new Error(`${error}\n${second.output()}`);
       });
       const delivered = await eventually(
-        () => gql(gatewayUrl, `{ users(first: 100) { edges { node { email welcomeEmail { status } } } } }`),
+        async () => gql(gatewayUrl, `{ users(first: 100) { edges { node { email welcomeEmail { status } } } } }`, {}, await operatorTokenFor(dataDir)),
         (response) => response.data?.users?.edges?.every((edge: any) => edge.node.welcomeEmail?.status === 'SENT'),
         30_000,
       );
@@ -225,7 +225,7 @@ describe('crashes and power cuts', () => {
       const [stalled, resent] = await smtp.waitForMessages(2);
       expect(resent!.messageId).toBe(stalled!.messageId);
       const read = await eventually(
-        () => gql(gatewayUrl, `{ users { edges { node { welcomeEmail { status attempts messageId } } } } }`),
+        async () => gql(gatewayUrl, `{ users { edges { node { welcomeEmail { status attempts messageId } } } } }`, {}, await operatorTokenFor(dataDir)),
         (response) => response.data?.users?.edges?.[0]?.node?.welcomeEmail?.status === 'SENT',
       );
       expect(read.data.users.edges[0].node.welcomeEmail).toEqual({ status: 'SENT', attempts: 2, messageId: resent!.messageId });

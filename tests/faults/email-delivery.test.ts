@@ -21,27 +21,27 @@ describe('welcome emails when SMTP or a service fails', () => {
     fixture.smtp.setMode({ code: 550, message: 'Mailbox unavailable' });
     const id = await signUp('Mallory', 'mallory@example.com');
     const failed = await eventually(
-      () => gql(fixture.system.gatewayUrl, WELCOME, { id }),
+      () => gql(fixture.system.gatewayUrl, WELCOME, { id }, fixture.system.operatorToken),
       (response) => response.data?.user?.welcomeEmail?.status === 'FAILED',
     );
     expect(failed.data.user.welcomeEmail).toMatchObject({ attempts: 1, lastError: expect.stringMatching(/^550: .*Mailbox unavailable/) });
     expect(fixture.smtp.refused()).toBe(1);
 
-    const tooEarly = await gql(fixture.system.gatewayUrl, RESEND, { id: 'no-such-user' });
+    const tooEarly = await gql(fixture.system.gatewayUrl, RESEND, { id: 'no-such-user' }, fixture.system.operatorToken);
     expect(tooEarly.data.resendWelcomeEmail.errors[0].code).toBe('UNKNOWN_USER');
 
     fixture.smtp.setMode('accept');
-    const resent = await gql(fixture.system.gatewayUrl, RESEND, { id });
+    const resent = await gql(fixture.system.gatewayUrl, RESEND, { id }, fixture.system.operatorToken);
     expect(resent.data.resendWelcomeEmail).toEqual({ delivery: { status: 'QUEUED' }, errors: [] });
     const [mail] = await fixture.smtp.waitForMessages(1);
     const sent = await eventually(
-      () => gql(fixture.system.gatewayUrl, WELCOME, { id }),
+      () => gql(fixture.system.gatewayUrl, WELCOME, { id }, fixture.system.operatorToken),
       (response) => response.data?.user?.welcomeEmail?.status === 'SENT',
     );
     expect(sent.data.user.welcomeEmail).toMatchObject({ attempts: 2, lastError: null });
     expect(mail!.messageId).toBe(sent.data.user.welcomeEmail.messageId);
 
-    const again = await gql(fixture.system.gatewayUrl, RESEND, { id });
+    const again = await gql(fixture.system.gatewayUrl, RESEND, { id }, fixture.system.operatorToken);
     expect(again.data.resendWelcomeEmail.errors).toEqual([{ code: 'NOT_FAILED', message: expect.stringContaining('SENT') }]);
   });
 
@@ -49,7 +49,7 @@ describe('welcome emails when SMTP or a service fails', () => {
     fixture.smtp.setMode({ code: 421, message: 'Try again later' });
     const id = await signUp('Retry', 'retry@example.com');
     const retrying = await eventually(
-      () => gql(fixture.system.gatewayUrl, WELCOME, { id }),
+      () => gql(fixture.system.gatewayUrl, WELCOME, { id }, fixture.system.operatorToken),
       (response) => response.data?.user?.welcomeEmail?.attempts >= 2,
     );
     expect(retrying.data.user.welcomeEmail).toMatchObject({ status: 'QUEUED', lastError: expect.stringMatching(/^421: .*Try again later/) });
@@ -57,7 +57,7 @@ describe('welcome emails when SMTP or a service fails', () => {
     fixture.smtp.setMode('accept');
     await fixture.smtp.waitForMessages(1);
     await eventually(
-      () => gql(fixture.system.gatewayUrl, WELCOME, { id }),
+      () => gql(fixture.system.gatewayUrl, WELCOME, { id }, fixture.system.operatorToken),
       (response) => response.data?.user?.welcomeEmail?.status === 'SENT',
     );
     expect(recipients(fixture.smtp)).toEqual(['retry@example.com']);
@@ -72,7 +72,7 @@ describe('welcome emails when SMTP or a service fails', () => {
     await fixture.system.start('notifications');
     await fixture.smtp.waitForMessages(emails.length);
     const all = await eventually(
-      () => gql(fixture.system.gatewayUrl, `{ users { edges { node { welcomeEmail { status } } } } }`),
+      () => gql(fixture.system.gatewayUrl, `{ users { edges { node { welcomeEmail { status } } } } }`, {}, fixture.system.operatorToken),
       (response) => response.data?.users?.edges?.every((edge: any) => edge.node.welcomeEmail?.status === 'SENT'),
     );
     expect(all.data.users.edges).toHaveLength(emails.length);

@@ -4,11 +4,20 @@ export interface GraphQLResponse<T = any> {
   readonly errors?: readonly { message: string; path?: readonly (string | number)[]; extensions?: Record<string, any> }[];
 }
 
-/** POSTs a GraphQL operation as a client would. */
-export const gql = async <T = any>(url: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> => {
+/**
+ * POSTs a GraphQL operation as a client would. `auth`: an access token to send
+ * as a signed-in client, or headers (a gateway's, to call a subgraph directly).
+ */
+export const gql = async <T = any>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  auth?: string | Readonly<Record<string, string>>,
+): Promise<GraphQLResponse<T>> => {
+  const headers = typeof auth === 'string' ? { authorization: `Bearer ${auth}` } : (auth ?? {});
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await response.json()) as Omit<GraphQLResponse<T>, 'status'>;
@@ -29,7 +38,7 @@ export const eventually = async <T>(read: () => Promise<T>, done: (value: T) => 
 export const SIGN_UP = /* GraphQL */ `
   mutation SignUp($input: AddUserInput!) {
     addUser(input: $input) {
-      user { id name email createdAt }
+      user { id name createdAt }
       errors { code field message }
     }
   }

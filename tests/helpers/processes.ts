@@ -28,6 +28,8 @@ export const portsEnv = async () => ({
   GATEWAY_PORT: String(await freePort()),
   USERS_PORT: String(await freePort()),
   NOTIFICATIONS_PORT: String(await freePort()),
+  // `npm start`'s development token issuer: wherever the kernel puts it (the token helpers read where).
+  DEV_ISSUER_PORT: '0',
 });
 
 /** What a gateway in a process of its own must be told: where the subgraphs listen. */

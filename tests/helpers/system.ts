@@ -1,10 +1,11 @@
 import pino, { type Logger } from 'pino';
 import { startSmtpServer, type TestSmtpServer } from './smtp';
 import { makeTempDir, removeTempDir } from './temp-dir';
+import { DEV_AUDIENCE, mintDevToken, startDevIssuer } from '../../gateway/src/auth/dev-issuer';
 import { startGateway } from '../../gateway/src/service';
 import { loadConfig } from '../../lib/config';
 import { systemConfig, type SystemConfig } from '../../lib/system';
-import type { RunningService } from '../../lib/service';
+import { IDENTITY_HEADER, SUBGRAPH_SECRET_HEADER, identitySigner, type RunningService } from '../../lib/service';
 import { startNotificationsService } from '../../subgraphs/notifications/src/service';
 import { startUsersService } from '../../subgraphs/users/src/service';
 
@@ -16,6 +17,10 @@ export interface TestSystem {
   readonly notificationsUrl: string;
   /** The configuration every service was started with. */
   readonly config: SystemConfig;
+  /** A token for `subject` from the system's token issuer, with these scopes. */
+  token(subject: string, scopes?: readonly string[]): Promise<string>;
+  /** A token of an operator who may read every user and resend anyone's email (`users:read notifications:write`). */
+  readonly operatorToken: string;
   /** Stops one subgraph; `start` brings it back on the same port. */
   stop(service: 'users' | 'notifications'): Promise<void>;
   start(service: 'users' | 'notifications'): Promise<void>;
@@ -35,18 +40,57 @@ export interface SystemOptions {
 /** Quick SMTP retries, so that tests of outages finish in seconds. */
 export const FAST_RETRY = { SMTP_RETRY_BASE_MS: '50', SMTP_RETRY_MAX_MS: '400' } as const;
 
-/** All three services in this process over real HTTP on free ports, as `npm start` runs them. */
+/** What the test systems share unless a test says otherwise: the subgraphs trust only the gateway, which forwards who is calling. */
+export const TEST_SUBGRAPH_SECRET = 'test-subgraph-secret-0123456789';
+
+/** What a gateway sends a subgraph for an operator (`users:read notifications:write`): for tests that call a subgraph directly. */
+export const operatorHeaders = (subgraphSecret = TEST_SUBGRAPH_SECRET): Record<string, string> => ({
+  [SUBGRAPH_SECRET_HEADER]: subgraphSecret,
+  [IDENTITY_HEADER]: identitySigner(subgraphSecret)({ userId: undefined, scopes: new Set(['users:read', 'notifications:write']) }),
+});
+
+/** An operator's token from the development issuer that `npm start` runs on `dataDir` (minted anew: a restart moves the issuer). */
+export const operatorTokenFor = (dataDir: string): Promise<string> =>
+  mintDevToken({ dataDir, subject: 'operator', scopes: ['users:read', 'notifications:write'], expiresInS: 3600 });
+
+export interface TokenIssuer {
+  /** What gateway and subgraph processes need to verify tokens and trust each other. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly operatorToken: string;
+  close(): Promise<void>;
+}
+
+/** The development token issuer in this process, on a free port, for tests that run the services as processes. */
+export const startTokenIssuer = async (dataDir: string): Promise<TokenIssuer> => {
+  const issuer = await startDevIssuer({ dataDir, port: 0, logger: pino({ level: 'silent' }) });
+  return {
+    env: { AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: DEV_AUDIENCE, SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET },
+    operatorToken: await operatorTokenFor(dataDir),
+    close: () => issuer.stop(),
+  };
+};
+
+/**
+ * All three services in this process over real HTTP on free ports, as `npm
+ * start` runs them, with the development token issuer on a free port too
+ * (unless `env` names an issuer).
+ */
 export const startSystem = async ({ dataDir, smtpUrl, env = {}, logger = pino({ level: 'silent' }) }: SystemOptions): Promise<TestSystem> => {
+  const issuer = env.AUTH_ISSUER || env.AUTH_JWKS_URL ? undefined : await startDevIssuer({ dataDir, port: 0, logger });
   let config: SystemConfig = loadConfig(systemConfig, {
     NODE_ENV: 'test',
     DATA_DIR: dataDir,
     USERS_PORT: '0',
     NOTIFICATIONS_PORT: '0',
     GATEWAY_PORT: '0',
+    SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET,
+    ...(issuer ? { AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: DEV_AUDIENCE } : {}),
     ...FAST_RETRY,
     ...(smtpUrl ? { SMTP_URL: smtpUrl } : {}),
     ...env,
   });
+  const token = (subject: string, scopes: readonly string[] = []) => mintDevToken({ dataDir, subject, scopes, expiresInS: 3600 });
+  const operatorToken = issuer ? await operatorTokenFor(dataDir) : '';
   const starters = {
     users: () => startUsersService(config, logger),
     notifications: () => startNotificationsService(config, logger),
@@ -69,6 +113,8 @@ export const startSystem = async ({ dataDir, smtpUrl, env = {}, logger = pino({ 
   };
   return {
     dataDir,
+    token,
+    operatorToken,
     gatewayUrl: gateway.url,
     usersUrl: config.USERS_URL!,
     notificationsUrl: config.NOTIFICATIONS_URL!,
@@ -80,6 +126,7 @@ export const startSystem = async ({ dataDir, smtpUrl, env = {}, logger = pino({ 
     async close() {
       await gateway.stop();
       for (const service of ['notifications', 'users'] as const) await stop(service);
+      await issuer?.stop();
     },
   };
 };

@@ -4,6 +4,9 @@ import { systemConfig } from '../../lib/system';
 import { gatewayConfig } from '../../gateway/src/config';
 import { usersConfig } from '../../subgraphs/users/src/config';
 
+/** An issuer and audience, which a production gateway cannot start without. */
+const AUTH = { AUTH_ISSUER: 'https://id.example.com', AUTH_AUDIENCE: 'https://api.example.com' };
+
 describe('loadConfig', () => {
   it('gives every variable its default, in a frozen object', () => {
     const config = loadConfig(systemConfig, {});
@@ -34,13 +37,13 @@ describe('loadConfig', () => {
   });
 
   it('keeps the strict sign-up limits in production, and out of reach of a person trying the system elsewhere', () => {
-    const production = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret' });
+    const production = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret', ...AUTH });
     expect([production.SIGNUP_RATE_PER_IP, production.SIGNUP_RATE_GLOBAL]).toEqual([10, 600]);
     for (const NODE_ENV of ['development', 'test']) {
       const config = loadConfig(systemConfig, { NODE_ENV });
       expect([config.SIGNUP_RATE_PER_IP, config.SIGNUP_RATE_GLOBAL]).toEqual([1000, 100_000]);
     }
-    const chosen = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret', SIGNUP_RATE_PER_IP: '3', SIGNUP_RATE_GLOBAL: '50' });
+    const chosen = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret', ...AUTH, SIGNUP_RATE_PER_IP: '3', SIGNUP_RATE_GLOBAL: '50' });
     expect([chosen.SIGNUP_RATE_PER_IP, chosen.SIGNUP_RATE_GLOBAL]).toEqual([3, 50]);
   });
 
@@ -106,7 +109,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig(usersConfig, { NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET: required in production/);
     expect(() => loadConfig(usersConfig, { NODE_ENV: 'production', ...secret })).not.toThrow();
     expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret })).toThrow(/SMTP_URL: required in production/);
-    expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret, SMTP_URL: 'smtp://mail.example.com:587' })).not.toThrow();
+    expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret, SMTP_URL: 'smtp://mail.example.com:587' })).toThrow(
+      /AUTH_ISSUER: required in production \(or AUTH_JWKS_URL\)[\s\S]*AUTH_AUDIENCE: required/,
+    );
+    expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret, ...AUTH, SMTP_URL: 'smtp://mail.example.com:587' })).not.toThrow();
+    expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', ...secret, AUTH_JWKS_URL: AUTH.AUTH_ISSUER })).toThrow(/AUTH_AUDIENCE: required/);
+    expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', ...secret, AUTH_JWKS_URL: 'https://id.example.com/jwks', AUTH_AUDIENCE: 'api' })).not.toThrow();
   });
 
   it('refuses the benchmark-only LOG_FSYNC=off in production', () => {
@@ -114,5 +122,15 @@ describe('loadConfig', () => {
     expect(loadConfig(usersConfig, {}).LOG_FSYNC).toBe('on');
     expect(loadConfig(usersConfig, { NODE_ENV: 'test', LOG_FSYNC: 'off' }).LOG_FSYNC).toBe('off');
     expect(() => loadConfig(usersConfig, { NODE_ENV: 'production', ...secret, LOG_FSYNC: 'off' })).toThrow(/LOG_FSYNC: off is for benchmarks only/);
+  });
+
+  it('accepts only asymmetric token algorithms, and an audience with any issuer, outside production too', () => {
+    expect(loadConfig(gatewayConfig, {}).AUTH_ALGORITHMS).toEqual(['RS256', 'PS256', 'ES256', 'EdDSA']);
+    expect(loadConfig(gatewayConfig, { AUTH_ALGORITHMS: 'ES256, RS256' }).AUTH_ALGORITHMS).toEqual(['ES256', 'RS256']);
+    for (const refused of ['none', 'HS256', 'RS256,HS512', ',']) {
+      expect(() => loadConfig(gatewayConfig, { AUTH_ALGORITHMS: refused })).toThrow(/AUTH_ALGORITHMS: .*(never none, never HMAC|names no algorithm)/);
+    }
+    expect(() => loadConfig(gatewayConfig, { AUTH_ISSUER: 'http://127.0.0.1:9' })).toThrow(/AUTH_AUDIENCE: required with a token issuer/);
+    expect(() => loadConfig(gatewayConfig, { AUTH_ISSUER: 'not a url', AUTH_CLOCK_TOLERANCE_S: '3600' })).toThrow(/AUTH_ISSUER[\s\S]*AUTH_CLOCK_TOLERANCE_S/);
   });
 });

@@ -9,7 +9,7 @@ describe('stopping the gateway process on SIGTERM', () => {
   let gateway: ServiceProcess | undefined;
 
   beforeAll(async () => {
-    users = await startFakeSubgraph({ mode: 'hold', body: { data: { users: { totalCount: 7 } } } });
+    users = await startFakeSubgraph({ mode: 'hold', body: { data: { user: { name: 'Ada' } } } });
   });
 
   afterAll(async () => {
@@ -22,6 +22,9 @@ describe('stopping the gateway process on SIGTERM', () => {
     gateway = spawnService('gateway/src/main.ts', {
       NODE_ENV: 'production',
       SUBGRAPH_SECRET: SECRET,
+      // Required in production; no token is sent, so the keys are never fetched.
+      AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json',
+      AUTH_AUDIENCE: 'shutdown-test',
       GATEWAY_PORT: String(port),
       USERS_URL: users.url,
       NOTIFICATIONS_URL: users.url,
@@ -35,7 +38,7 @@ describe('stopping the gateway process on SIGTERM', () => {
     const inFlight = fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-request-id': 'in-flight-1' },
-      body: JSON.stringify({ query: '{ users { totalCount } }' }),
+      body: JSON.stringify({ query: '{ user(id: "u1") { name } }' }),
     });
     const held = await users.nextRequest();
     expect(held.headers['x-subgraph-secret']).toBe(SECRET);
@@ -48,7 +51,7 @@ describe('stopping the gateway process on SIGTERM', () => {
     held.answer();
     const response = await inFlight;
     expect(response.status).toBe(200);
-    expect(await bodyOf(response)).toEqual({ data: { users: { totalCount: 7 } } });
+    expect(await bodyOf(response)).toEqual({ data: { user: { name: 'Ada' } } });
     expect(await gateway.stop()).toBe(0);
 
     // Production logs are JSON lines, and the request's lines carry its id.

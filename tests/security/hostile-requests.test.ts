@@ -121,7 +121,7 @@ const CASES: HostileCase[] = [
   { name: 'an encoded-word address', init: signUp('Eve', '=?utf-8?q?victim?=@example.com'), expect: { refusal: 'INVALID_EMAIL' } },
 ];
 
-const countUsers = async (url: string): Promise<number> => (await gql(url, '{ users { totalCount } }')).data.users.totalCount;
+const countUsers = async (url: string, token: string): Promise<number> => (await gql(url, '{ users { totalCount } }', {}, token)).data.users.totalCount;
 
 describe('hostile requests against the gateway', () => {
   let system: TestSystem;
@@ -131,7 +131,7 @@ describe('hostile requests against the gateway', () => {
   beforeAll(async () => {
     dataDir = await makeTempDir('signup-e2e-');
     system = await startSystem({ dataDir });
-    usersBefore = await countUsers(system.gatewayUrl);
+    usersBefore = await countUsers(system.gatewayUrl, system.operatorToken);
   });
 
   afterAll(async () => {
@@ -167,7 +167,7 @@ describe('hostile requests against the gateway', () => {
 
   it('wrote nothing for the refused ones, and still serves', async () => {
     const accepted = CASES.filter((c) => 'accepted' in c.expect).length;
-    expect(await countUsers(system.gatewayUrl)).toBe(usersBefore + accepted);
+    expect(await countUsers(system.gatewayUrl, system.operatorToken)).toBe(usersBefore + accepted);
     const health = await fetch(new URL('/health/live', system.gatewayUrl));
     expect(health.status).toBe(200);
     const fine = await gql(system.gatewayUrl, SIGN_UP, { input: { name: 'Still Here', email: 'still@example.com' } });

@@ -14,6 +14,8 @@ import { bodyOf } from '../helpers/http';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
 const SECRET = 'production-secret-0123456789';
+/** Required in production; these tests send no token, so the keys are never fetched. */
+const AUTH = { AUTH_JWKS_URL: 'http://127.0.0.1:9/jwks.json', AUTH_AUDIENCE: 'production-test' };
 
 describe('the gateway in production mode', () => {
   let smtp: TestSmtpServer;
@@ -38,7 +40,7 @@ describe('the gateway in production mode', () => {
 
   it('refuses introspection', async () => {
     for (const query of ['{ __schema { types { name } } }', '{ __type(name: "User") { fields { name } } }']) {
-      const response = await gql(system.gatewayUrl, query);
+      const response = await gql(system.gatewayUrl, query, {}, system.operatorToken);
       expect(response.status).toBe(400);
       expect(response.data).toBeUndefined();
       expect(response.errors?.[0]).toMatchObject({ message: expect.stringMatching(/introspection is not allowed/), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
@@ -53,7 +55,7 @@ describe('the gateway in production mode', () => {
   });
 
   it('suggests no field names and shows no stack traces', async () => {
-    const response = await gql(system.gatewayUrl, '{ usrs { id } }');
+    const response = await gql(system.gatewayUrl, '{ usrs { id } }', {}, system.operatorToken);
     expect(response.status).toBe(400);
     expect(response.errors?.[0]?.message).toMatch(/Cannot query field "usrs"/);
     expect(response.errors?.[0]?.message).not.toMatch(/Did you mean|"users"/);
@@ -61,7 +63,7 @@ describe('the gateway in production mode', () => {
   });
 
   it('lets the codes a subgraph raises on purpose through, without internals', async () => {
-    const response = await gql(system.gatewayUrl, '{ users(first: 1000) { totalCount } }');
+    const response = await gql(system.gatewayUrl, '{ users(first: 1000) { totalCount } }', {}, system.operatorToken);
     expect(response.errors).toEqual([
       {
         message: '"first" must be between 0 and 100, got 1000.',
@@ -72,11 +74,11 @@ describe('the gateway in production mode', () => {
   });
 
   it('names an unreachable subgraph without giving its address', async () => {
-    const signUp = await gql(system.gatewayUrl, 'mutation { addUser(input: { name: "Ada", email: "ada@example.com" }) { errors { code } } }');
+    const signUp = await gql(system.gatewayUrl, 'mutation { addUser(input: { name: "Ada", email: "ada@example.com" }) { errors { code } } }', {}, system.operatorToken);
     expect(signUp.data.addUser.errors).toEqual([]);
     await system.stop('notifications');
     try {
-      const partial = await gql(system.gatewayUrl, '{ users { edges { node { welcomeEmail { status } } } } }');
+      const partial = await gql(system.gatewayUrl, '{ users { edges { node { welcomeEmail { status } } } } }', {}, system.operatorToken);
       expect(partial.errors).toEqual([
         expect.objectContaining({
           message: 'The notifications service is unavailable: ECONNREFUSED',
@@ -115,13 +117,13 @@ describe('masking unexpected errors in production', () => {
         errors: [
           {
             message: 'connect ECONNREFUSED 10.0.0.7:5432 (password=hunter2)',
-            path: ['users'],
+            path: ['user'],
             extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['Error: connect ECONNREFUSED', '    at /srv/users/db.js:12:7'] },
           },
         ],
       },
     });
-    const config = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET, GATEWAY_PORT: '0', USERS_URL: fake.url, NOTIFICATIONS_URL: fake.url });
+    const config = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET, ...AUTH, GATEWAY_PORT: '0', USERS_URL: fake.url, NOTIFICATIONS_URL: fake.url });
     gateway = await startGateway(config, logger);
   });
 
@@ -134,11 +136,11 @@ describe('masking unexpected errors in production', () => {
     const response = await fetch(gateway.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-request-id': 'masked-1' },
-      body: JSON.stringify({ query: '{ users { totalCount } }' }),
+      body: JSON.stringify({ query: '{ user(id: "u1") { name } }' }),
     });
     const body = await bodyOf(response);
     expect(response.headers.get('x-request-id')).toBe('masked-1');
-    expect(body.errors).toEqual([{ message: 'Internal server error', path: ['users'], extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+    expect(body.errors).toEqual([{ message: 'Internal server error', path: ['user'], extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
     expect(JSON.stringify(body)).not.toMatch(/hunter2|10\.0\.0\.7|db\.js/);
     const logged = lines.find((line) => line.msg === 'unexpected error');
     expect(logged).toMatchObject({ reqId: 'masked-1', code: 'INTERNAL_SERVER_ERROR', err: { message: expect.stringContaining('hunter2') } });
@@ -149,7 +151,8 @@ describe('a production start without its secrets', () => {
   it('is refused, with every missing variable named at once', () => {
     expect(() => loadConfig(systemConfig, { NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET: required in production[\s\S]*SMTP_URL: required in production/);
     expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET/);
-    expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET })).not.toThrow();
+    expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET })).toThrow(/AUTH_ISSUER[\s\S]*AUTH_AUDIENCE/);
+    expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET, ...AUTH })).not.toThrow();
     expect(() => loadConfig(notificationsConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET })).toThrow(/SMTP_URL/);
   });
 });

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { startGateway } from '../../gateway/src/service';
 import type { RunningService } from '../../lib/service';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
-import { startSystem, type TestSystem } from '../helpers/system';
+import { operatorHeaders, startSystem, type TestSystem } from '../helpers/system';
 import { bodyOf } from '../helpers/http';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 
@@ -41,7 +41,7 @@ describe('subgraphs answer only the gateway', () => {
 
   it('answer the gateway, which sends the secret, across both subgraphs', async () => {
     const response = await eventually(
-      () => gql(system.gatewayUrl, '{ users { edges { node { email welcomeEmail { status } } } } }'),
+      () => gql(system.gatewayUrl, '{ users { edges { node { email welcomeEmail { status } } } } }', {}, system.operatorToken),
       (r) => r.data?.users.edges[0]?.node.welcomeEmail?.status === 'SENT' || r.errors !== undefined,
     );
     expect(response.errors).toBeUndefined();
@@ -64,7 +64,7 @@ describe('subgraphs answer only the gateway', () => {
     const representations = [{ __typename: 'User', id: userId }];
     const refused = await post(system.notificationsUrl, ENTITIES, { representations });
     expect(refused.status).toBe(401);
-    const answered = await post(system.notificationsUrl, ENTITIES, { representations }, { 'x-subgraph-secret': SECRET });
+    const answered = await post(system.notificationsUrl, ENTITIES, { representations }, operatorHeaders(SECRET));
     expect(answered.status).toBe(200);
     expect((await bodyOf(answered)).data._entities).toEqual([{ id: userId, welcomeEmail: { status: 'SENT' } }]);
   });
@@ -93,7 +93,7 @@ describe('subgraphs answer only the gateway', () => {
     afterAll(() => gateway?.stop());
 
     it('gets an error naming the subgraph that refused it, and is not ready', async () => {
-      const response = await gql(gateway.url, '{ users { totalCount } }');
+      const response = await gql(gateway.url, '{ users { totalCount } }', {}, system.operatorToken);
       expect(response.errors).toEqual([
         expect.objectContaining({
           message: "The users service refused the gateway's credentials (HTTP 401).",

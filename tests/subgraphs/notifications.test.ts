@@ -85,7 +85,13 @@ afterAll(async () => {
 beforeEach(async () => {
   temp = await openTempStore<NotificationsState, never>(emptyNotificationsState());
   sendSoonCalls = [];
-  context = { store: temp.store, logger: silentLogger(), sendSoon: (id) => void sendSoonCalls.push(id) };
+  // Most tests act as an operator; "who may read what" below acts as everyone else.
+  context = {
+    store: temp.store,
+    logger: silentLogger(),
+    sendSoon: (id) => void sendSoonCalls.push(id),
+    viewer: { userId: undefined, scopes: new Set(['users:read', 'notifications:write']) },
+  };
   const added: UserAdded = { type: 'UserAdded', user: ADA };
   await temp.store.execute(consumeUserRecords([{ version: 1, events: [added] }], { now: '2024-05-01T12:00:01.000Z', messageIdDomain: 'signup.test' }));
 });
@@ -93,8 +99,9 @@ afterEach(async () => {
   await temp.dispose();
 });
 
-const run = async <T extends Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}) =>
-  singleResult(await server.executeOperation<T>({ query, variables }, { contextValue: context }));
+/** `as`: the caller, when it is not the operator every other test acts as. */
+const run = async <T extends Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}, as: Pick<Context, 'viewer'> = context) =>
+  singleResult(await server.executeOperation<T>({ query, variables }, { contextValue: { ...context, viewer: as.viewer } }));
 
 const entity = async (id: string) => {
   const result = await run<{ _entities: (UserView | null)[] }>(ENTITIES, { representations: [{ __typename: 'User', id }] });
@@ -102,8 +109,8 @@ const entity = async (id: string) => {
   return result.data!._entities[0];
 };
 
-const resend = async (userId: string) => {
-  const result = await run<ResendData>(RESEND, { userId });
+const resend = async (userId: string, as: Pick<Context, 'viewer'> = context) => {
+  const result = await run<ResendData>(RESEND, { userId }, as);
   expect(result.errors).toBeUndefined();
   return result.data!.resendWelcomeEmail;
 };
@@ -184,7 +191,41 @@ describe('resendWelcomeEmail', () => {
 
 describe('error catalog', () => {
   it('answers with every code of NotificationsErrorCode', async () => {
-    const produced = [...(await resend('nobody')).errors, ...(await resend(ADA.id)).errors].map((error) => error.code);
+    const produced = [...(await resend('nobody')).errors, ...(await resend(ADA.id)).errors, ...(await resend(ADA.id, { viewer: undefined })).errors].map(
+      (error) => error.code,
+    );
     expect(new Set(produced)).toEqual(new Set(Object.values(NotificationsErrorCode)));
+  });
+});
+
+describe('who may read what, checked by the notifications subgraph itself', () => {
+  const ada = { userId: ADA.id, scopes: new Set<string>() };
+  const grace = { userId: 'user-2', scopes: new Set<string>() };
+
+  it("shows a user their own emails, and refuses another user's and a stranger's with FORBIDDEN", async () => {
+    const own = await run<{ _entities: UserView[] }>(ENTITIES, { representations: [{ __typename: 'User', id: ADA.id }] }, { viewer: ada });
+    expect(own.errors).toBeUndefined();
+    expect(own.data!._entities[0]!.welcomeEmail!.to).toBe('ada@example.com');
+    for (const viewer of [grace, undefined]) {
+      const result = await run<{ _entities: UserView[] }>(ENTITIES, { representations: [{ __typename: 'User', id: ADA.id }] }, { viewer });
+      expect(result.data!._entities[0]).toEqual({ id: ADA.id, welcomeEmail: null, notifications: null });
+      expect(result.errors!.map((error) => [error.path, error.extensions?.code])).toEqual([
+        [['_entities', 0, 'welcomeEmail'], 'FORBIDDEN'],
+        [['_entities', 0, 'notifications'], 'FORBIDDEN'],
+      ]);
+    }
+  });
+
+  it('resends a failed welcome email for its own user, and for notifications:write, and for nobody else', async () => {
+    await failWelcome('550 mailbox unavailable');
+    const before = temp.store.version;
+    for (const viewer of [grace, { userId: 'user-2', scopes: new Set(['users:read']) }, undefined]) {
+      expect(await resend(ADA.id, { viewer })).toEqual({ delivery: null, errors: [{ code: 'FORBIDDEN', message: expect.stringContaining('notifications:write') }] });
+    }
+    expect(temp.store.version).toBe(before);
+    expect(sendSoonCalls).toEqual([]);
+
+    expect((await resend(ADA.id, { viewer: ada })).delivery?.status).toBe('QUEUED');
+    expect(sendSoonCalls).toEqual([WELCOME_ID]);
   });
 });

@@ -82,14 +82,17 @@ beforeEach(async () => {
     logger: silentLogger(),
     newId: () => `user-${++ids}`,
     now: () => new Date(START + 1000 * ticks++),
+    // Most tests read as an operator; "who may read what" below reads as everyone else.
+    viewer: { userId: undefined, scopes: new Set(['users:read']) },
   };
 });
 afterEach(async () => {
   await temp.dispose();
 });
 
-const run = async <T extends Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}) =>
-  singleResult(await server.executeOperation<T>({ query, variables }, { contextValue: context }));
+/** `as`: the caller, when it is not the operator every other test reads as. */
+const run = async <T extends Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}, as: Pick<Context, 'viewer'> = context) =>
+  singleResult(await server.executeOperation<T>({ query, variables }, { contextValue: { ...context, viewer: as.viewer } }));
 
 const addUser = async (name: string, email: string) => {
   const result = await run<AddUserData>(ADD_USER, { input: { name, email } });
@@ -226,7 +229,7 @@ describe('users', () => {
   it.each([101, -1])('refuses first: %d with BAD_USER_INPUT naming first', async (first) => {
     const result = await run<UsersData>(USERS, { first });
 
-    expect(result.data).toBeNull();
+    expect(result.data).toEqual({ users: null });
     expect(result.errors).toHaveLength(1);
     expect(result.errors![0]!.message).toMatch(/first/);
     expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'first' });
@@ -240,7 +243,7 @@ describe('users', () => {
   ])('refuses an after cursor that is %s with BAD_USER_INPUT naming after', async (_, after) => {
     const result = await run<UsersData>(USERS, { after });
 
-    expect(result.data).toBeNull();
+    expect(result.data).toEqual({ users: null });
     expect(result.errors).toHaveLength(1);
     expect(result.errors![0]!.message).toMatch(/after/);
     expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'after' });
@@ -285,14 +288,59 @@ describe('error catalog', () => {
       ].map(async ([name, email]) => (await addUser(name!, email!)).errors.map((error) => error.code)),
     );
     const badPage = await run(USERS, { first: MAX_PAGE_SIZE + 1 });
-    const produced = [...refusals.flat(), ...(badPage.errors ?? []).map((error) => error.extensions?.code)];
+    const stranger = await run(USER, { id: 'user-1' }, { viewer: undefined });
+    const produced = [...refusals.flat(), ...[...(badPage.errors ?? []), ...(stranger.errors ?? [])].map((error) => error.extensions?.code)];
     expect(produced).toEqual([
       UsersErrorCode.INVALID_EMAIL,
       UsersErrorCode.INVALID_NAME,
       UsersErrorCode.EMAIL_TAKEN,
       UsersErrorCode.BAD_USER_INPUT,
+      UsersErrorCode.FORBIDDEN,
     ]);
     // UNAVAILABLE needs a database that is down: tests/e2e/postgres.test.ts provokes it.
     expect(new Set([...produced, UsersErrorCode.UNAVAILABLE])).toEqual(new Set(Object.values(UsersErrorCode)));
+  });
+});
+
+describe('who may read what, checked by the users subgraph itself', () => {
+  const ada = { userId: 'user-1', scopes: new Set<string>() };
+  const grace = { userId: 'user-2', scopes: new Set<string>() };
+  const ME = '{ me { id name email } }';
+
+  beforeEach(async () => {
+    await signUpAll([
+      ['Ada', 'ada@example.com'],
+      ['Grace', 'grace@example.com'],
+    ]);
+  });
+
+  it('shows a user their own address, and nobody else the address of another', async () => {
+    expect((await run(USER, { id: 'user-1' }, { viewer: ada })).data).toEqual({ user: expect.objectContaining({ email: 'ada@example.com' }) });
+    for (const viewer of [grace, undefined]) {
+      const result = await run<{ user: UserView }>(USER, { id: 'user-1' }, { viewer });
+      expect(result.data!.user).toEqual({ id: 'user-1', name: 'Ada', email: null, createdAt: expect.any(String) });
+      expect(result.errors).toEqual([expect.objectContaining({ path: ['user', 'email'], extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
+    }
+  });
+
+  it('holds for _entities, the path a gateway takes to a user', async () => {
+    const result = await run<{ _entities: UserView[] }>(ENTITIES, { representations: [{ __typename: 'User', id: 'user-1' }] }, { viewer: grace });
+    expect(result.data!._entities[0]!.email).toBeNull();
+    expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('lists users only for users:read, and never for a signed-in user without it', async () => {
+    for (const viewer of [ada, undefined]) {
+      const result = await run(USERS, {}, { viewer });
+      expect(result.data).toEqual({ users: null });
+      expect(result.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
+    }
+    expect((await run<UsersData>(USERS)).data!.users.totalCount).toBe(2);
+  });
+
+  it('answers me with the signed-in user, and null for a token that names no user of this system', async () => {
+    expect((await run(ME, {}, { viewer: grace })).data).toEqual({ me: { id: 'user-2', name: 'Grace', email: 'grace@example.com' } });
+    expect((await run(ME, {}, { viewer: { userId: 'someone-else', scopes: new Set() } })).data).toEqual({ me: null });
+    expect((await run(ME, {}, { viewer: { userId: undefined, scopes: new Set(['users:read']) } })).data).toEqual({ me: null });
   });
 });

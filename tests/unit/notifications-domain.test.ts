@@ -22,6 +22,8 @@ enablePatches();
 type State = Immutable<NotificationsState>;
 
 const MADE = { now: CREATED_AT, messageIdDomain: 'mail.test' };
+/** A caller who may resend anyone's welcome email. */
+const OPERATOR = { userId: undefined, scopes: new Set(['notifications:write']) };
 
 /** Runs a command as the store would: the decision, and the next state when it wrote one. */
 const run = <R>(state: State, command: Command<NotificationsState, never, R>) => {
@@ -238,7 +240,7 @@ describe('the index of queued deliveries', () => {
     const { next: queued } = run(aNotificationsState(), consumeUserRecords([aUsersRecord(1, [aUserAdded({ id: 'u-1' }), aUserAdded({ id: 'u-2' })])], MADE));
     const sent = run(queued, recordOutcome('welcome-u-1', { kind: 'sent', at: CREATED_AT })).next;
     const failed = run(sent, recordOutcome('welcome-u-2', { kind: 'failed', error: '550 no' })).next;
-    const requeued = run(failed, resendWelcome('u-2')).next;
+    const requeued = run(failed, resendWelcome('u-2', OPERATOR)).next;
 
     expect(ids(queued)).toEqual(['welcome-u-1', 'welcome-u-2']);
     expect(ids(sent)).toEqual(['welcome-u-2']);
@@ -282,15 +284,24 @@ describe('recordOutcome', () => {
 });
 
 describe('resendWelcome', () => {
+  it('refuses a caller who is neither the user nor holds notifications:write with FORBIDDEN, before looking the user up', () => {
+    const state = aNotificationsState([aDelivery({ userId: 'u-1', status: 'FAILED' })]);
+    for (const viewer of [undefined, { userId: 'u-2', scopes: new Set(['users:read']) }]) {
+      expect(resendWelcome('u-1', viewer)(state)).toEqual({ result: { delivery: null, errors: [expect.objectContaining({ code: 'FORBIDDEN' })] } });
+      expect(resendWelcome('u-nobody', viewer)(state).result.errors[0]?.code).toBe('FORBIDDEN');
+    }
+    expect(resendWelcome('u-1', { userId: 'u-1', scopes: new Set() })(state).result.delivery?.status).toBe('QUEUED');
+  });
+
   it('refuses a user without a welcome email with UNKNOWN_USER', () => {
-    const decision = resendWelcome('u-nobody')(aNotificationsState());
+    const decision = resendWelcome('u-nobody', OPERATOR)(aNotificationsState());
     expect(decision.result.errors.map((e) => e.code)).toEqual(['UNKNOWN_USER']);
     expect(decision.result.delivery).toBeNull();
     expect(decision.recipe).toBeUndefined();
   });
 
   it.each(['QUEUED', 'SENT'] as const)('refuses a %s welcome email with NOT_FAILED', (status) => {
-    const decision = resendWelcome('u-1')(aNotificationsState([aDelivery({ userId: 'u-1', status })]));
+    const decision = resendWelcome('u-1', OPERATOR)(aNotificationsState([aDelivery({ userId: 'u-1', status })]));
     expect(decision.result.errors.map((e) => e.code)).toEqual(['NOT_FAILED']);
     expect(decision.result.errors[0]?.message).toContain(status);
     expect(decision.recipe).toBeUndefined();
@@ -298,7 +309,7 @@ describe('resendWelcome', () => {
 
   it('queues a FAILED welcome email again, with the same Message-ID', () => {
     const failed = aDelivery({ userId: 'u-1', status: 'FAILED', attempts: 3, lastError: '550 mailbox full' });
-    const { result, next } = run(aNotificationsState([failed]), resendWelcome('u-1'));
+    const { result, next } = run(aNotificationsState([failed]), resendWelcome('u-1', OPERATOR));
 
     expect(result.errors).toEqual([]);
     expect(result.delivery).toMatchObject({ id: failed.id, status: 'QUEUED', messageId: failed.messageId });

@@ -7,7 +7,7 @@ import type { UserErrorCode } from './graphql/graphql';
 const SIGN_UP = graphql(`
   mutation SignUp($input: AddUserInput!) {
     addUser(input: $input) {
-      user { id name email }
+      user { id name }
       errors { code field message }
     }
   }
@@ -48,7 +48,8 @@ export function SignUpForm({ onSignedUp }: { onSignedUp: (user: SignedUp) => voi
       if (unplaced.length > 0) setFormError(unplaced.join(' '));
       if (payload.user) {
         formElement.reset();
-        onSignedUp(payload.user);
+        // The address is the one just typed: reading it back from the API needs a token.
+        onSignedUp({ ...payload.user, email: input.email.trim() });
       }
     } catch (error) {
       setFormError(describeError(error));

@@ -1,5 +1,14 @@
 import { CombinedGraphQLErrors, ServerError } from '@apollo/client/errors';
 
+/** The gateway's reason for refusing a token, from its GraphQL-shaped 401 body. */
+const refusalOf = (body: string): string => {
+  try {
+    return (JSON.parse(body) as { errors?: { message?: string }[] }).errors?.[0]?.message ?? 'no reason given.';
+  } catch {
+    return 'no reason given.';
+  }
+};
+
 /**
  * A message for a failed operation, chosen by the error's `code` (never by parsing its message).
  * Expected refusals of a sign-up are not errors: they arrive as `UserError` values in the data.
@@ -12,6 +21,9 @@ export const describeError = (error: unknown): string => {
         return `Too many sign-ups right now. Please try again in ${Math.ceil(Number(extensions['retryAfter'] ?? 60) / 60)} min.`;
       case 'SUBGRAPH_UNAVAILABLE':
         return 'Part of the service is unavailable right now. Please try again shortly.';
+      case 'UNAUTHORIZED_FIELD_OR_TYPE':
+      case 'FORBIDDEN':
+        return 'Your access token does not allow this (listing users needs the users:read scope).';
       case 'BAD_USER_INPUT':
         return error.errors[0]?.message ?? 'The request was not valid.';
       case 'BAD_REQUEST':
@@ -22,6 +34,7 @@ export const describeError = (error: unknown): string => {
         return 'Something went wrong on our side. Please try again.';
     }
   }
+  if (ServerError.is(error) && error.statusCode === 401) return `Your access token was refused: ${refusalOf(error.bodyText)}`;
   if (ServerError.is(error)) return `The server answered with HTTP ${error.statusCode}. Please try again.`;
   return 'Cannot reach the server. Check your connection and try again.';
 };

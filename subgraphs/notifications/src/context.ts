@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Viewer } from '../../../lib/viewer';
 import type { Store } from '../../../lib/store';
 import type { NotificationsState } from './domain';
 
@@ -6,6 +7,8 @@ import type { NotificationsState } from './domain';
 export interface Context {
   readonly store: Store<NotificationsState, never>;
   readonly logger: Logger;
+  /** The caller, as the gateway verified them; undefined: anonymous. */
+  readonly viewer?: Viewer | undefined;
   /** Asks for a queued delivery to be sent now. */
   readonly sendSoon: (deliveryId: string) => void;
 }

@@ -6,6 +6,8 @@ export const NotificationsErrorCode = {
   UNKNOWN_USER: 'UNKNOWN_USER',
   /** `resendWelcomeEmail` for a welcome email that has not FAILED. */
   NOT_FAILED: 'NOT_FAILED',
+  /** The caller may not read or act on this user's emails: not their own, and no scope that allows it. */
+  FORBIDDEN: 'FORBIDDEN',
 } as const;
 
 export type NotificationErrorCode = (typeof NotificationsErrorCode)[keyof typeof NotificationsErrorCode];
@@ -20,6 +22,8 @@ export const unknownUser = (userId: string): NotificationError => ({
   code: NotificationsErrorCode.UNKNOWN_USER,
   message: `No welcome email is known for user ${userId}.`,
 });
+
+export const forbidden = (message: string): NotificationError => ({ code: NotificationsErrorCode.FORBIDDEN, message });
 
 export const notFailed = (status: string): NotificationError => ({
   code: NotificationsErrorCode.NOT_FAILED,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Viewer } from '../../../lib/viewer';
 import type { Store } from '../../../lib/store';
 import type { UsersEvent, UsersState } from './domain';
 
@@ -6,6 +7,8 @@ import type { UsersEvent, UsersState } from './domain';
 export interface Context {
   readonly store: Store<UsersState, UsersEvent>;
   readonly logger: Logger;
+  /** The caller, as the gateway verified them; undefined: anonymous. */
+  readonly viewer?: Viewer | undefined;
   /** Id and clock live outside the recipes, so that replaying the log is deterministic. */
   readonly newId: () => string;
   readonly now: () => Date;

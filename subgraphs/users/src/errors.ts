@@ -10,6 +10,8 @@ export const UsersErrorCode = {
   INVALID_NAME: 'INVALID_NAME',
   /** A query argument is out of range or not one this API issued (a GraphQL error, not a refusal value). */
   BAD_USER_INPUT: 'BAD_USER_INPUT',
+  /** The caller may not read this field: another user's address without the `users:read` scope (a GraphQL error). */
+  FORBIDDEN: 'FORBIDDEN',
   /**
    * The log could not be reached (its database is down): the sign-up was not
    * confirmed. It may still have been stored, so a retry can meet EMAIL_TAKEN.

@@ -14,12 +14,12 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
-    "\n  mutation SignUp($input: AddUserInput!) {\n    addUser(input: $input) {\n      user { id name email }\n      errors { code field message }\n    }\n  }\n": typeof types.SignUpDocument,
+    "\n  mutation SignUp($input: AddUserInput!) {\n    addUser(input: $input) {\n      user { id name }\n      errors { code field message }\n    }\n  }\n": typeof types.SignUpDocument,
     "\n  query UserList($first: Int!, $after: String) {\n    users(first: $first, after: $after) {\n      totalCount\n      edges {\n        node { id name email createdAt welcomeEmail { id status } }\n      }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.UserListDocument,
     "\n  query WelcomeEmail($id: ID!) {\n    user(id: $id) {\n      id\n      welcomeEmail { id status attempts sentAt lastError }\n    }\n  }\n": typeof types.WelcomeEmailDocument,
 };
 const documents: Documents = {
-    "\n  mutation SignUp($input: AddUserInput!) {\n    addUser(input: $input) {\n      user { id name email }\n      errors { code field message }\n    }\n  }\n": types.SignUpDocument,
+    "\n  mutation SignUp($input: AddUserInput!) {\n    addUser(input: $input) {\n      user { id name }\n      errors { code field message }\n    }\n  }\n": types.SignUpDocument,
     "\n  query UserList($first: Int!, $after: String) {\n    users(first: $first, after: $after) {\n      totalCount\n      edges {\n        node { id name email createdAt welcomeEmail { id status } }\n      }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.UserListDocument,
     "\n  query WelcomeEmail($id: ID!) {\n    user(id: $id) {\n      id\n      welcomeEmail { id status attempts sentAt lastError }\n    }\n  }\n": types.WelcomeEmailDocument,
 };
@@ -41,7 +41,7 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation SignUp($input: AddUserInput!) {\n    addUser(input: $input) {\n      user { id name email }\n      errors { code field message }\n    }\n  }\n"): (typeof documents)["\n  mutation SignUp($input: AddUserInput!) {\n    addUser(input: $input) {\n      user { id name email }\n      errors { code field message }\n    }\n  }\n"];
+export function graphql(source: "\n  mutation SignUp($input: AddUserInput!) {\n    addUser(input: $input) {\n      user { id name }\n      errors { code field message }\n    }\n  }\n"): (typeof documents)["\n  mutation SignUp($input: AddUserInput!) {\n    addUser(input: $input) {\n      user { id name }\n      errors { code field message }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

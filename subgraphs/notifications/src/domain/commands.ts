@@ -1,7 +1,9 @@
 import type { Immutable } from 'immer';
 import type { Command } from '../../../../lib/store';
 import { unreachable } from '../../../../lib/unreachable';
-import { notFailed, unknownUser, type NotificationError } from '../errors';
+import type { Viewer } from '../../../../lib/viewer';
+import { forbidden, notFailed, unknownUser, type NotificationError } from '../errors';
+import { mayResend, WRITE_NOTIFICATIONS_SCOPE } from './access';
 import type { Claim, Delivery, NotificationsState, UserAdded } from './model';
 import { deliveryById, liveClaimOfOther, welcomeDeliveryId, welcomeOf } from './queries';
 import { extendClaim, markFailed, markRetrying, markSent, queueDeliveries, requeue, startAttempt } from './recipes';
@@ -121,8 +123,11 @@ export type ResendResult =
 
 /** Queues a FAILED welcome email again. */
 export const resendWelcome =
-  (userId: string): NotificationsCommand<ResendResult> =>
+  (userId: string, viewer: Viewer | undefined): NotificationsCommand<ResendResult> =>
   (state) => {
+    if (!mayResend(viewer, userId)) {
+      return { result: { delivery: null, errors: [forbidden(`Only the user themselves, or a caller with the ${WRITE_NOTIFICATIONS_SCOPE} scope, may resend their welcome email.`)] } };
+    }
     const welcome = welcomeOf(state, userId);
     if (!welcome) {
       return { result: { delivery: null, errors: [unknownUser(userId)] } };

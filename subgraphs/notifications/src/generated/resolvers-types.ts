@@ -45,7 +45,7 @@ export type EmailKind =
 export type Mutation = {
   __typename?: 'Mutation';
   /** Starts a new attempt for a FAILED welcome email. */
-  resendWelcomeEmail: ResendWelcomeEmailPayload;
+  resendWelcomeEmail?: Maybe<ResendWelcomeEmailPayload>;
 };
 
 
@@ -60,6 +60,7 @@ export type NotificationError = {
 };
 
 export type NotificationErrorCode =
+  | 'FORBIDDEN'
   | 'NOT_FAILED'
   | 'UNKNOWN_USER';
 
@@ -73,7 +74,7 @@ export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
   /** Every email sent to the user, oldest first. */
-  notifications: Array<EmailDelivery>;
+  notifications?: Maybe<Array<EmailDelivery>>;
   /** The welcome email, or null until this service has learnt of the user. */
   welcomeEmail?: Maybe<EmailDelivery>;
 };
@@ -213,7 +214,7 @@ export type EmailDeliveryResolvers<ContextType = Context, ParentType extends Res
 }>;
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
-  resendWelcomeEmail?: Resolver<ResolversTypes['ResendWelcomeEmailPayload'], ParentType, ContextType, RequireFields<MutationResendWelcomeEmailArgs, 'userId'>>;
+  resendWelcomeEmail?: Resolver<Maybe<ResolversTypes['ResendWelcomeEmailPayload']>, ParentType, ContextType, RequireFields<MutationResendWelcomeEmailArgs, 'userId'>>;
 }>;
 
 export type NotificationErrorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationError'] = ResolversParentTypes['NotificationError']> = ResolversObject<{
@@ -229,7 +230,7 @@ export type ResendWelcomeEmailPayloadResolvers<ContextType = Context, ParentType
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  notifications?: Resolver<Array<ResolversTypes['EmailDelivery']>, ParentType, ContextType>;
+  notifications?: Resolver<Maybe<Array<ResolversTypes['EmailDelivery']>>, ParentType, ContextType>;
   welcomeEmail?: Resolver<Maybe<ResolversTypes['EmailDelivery']>, ParentType, ContextType>;
 }>;
 

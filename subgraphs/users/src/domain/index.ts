@@ -1,4 +1,5 @@
 export * from './model';
+export { mayListUsers, mayReadEmail, READ_USERS_SCOPE } from './access';
 export { signUp, type SignUpResult } from './commands';
 export { userById, usersAfter, type UserPage } from './queries';
 export { validateNewUser, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH } from './validation';

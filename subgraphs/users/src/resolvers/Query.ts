@@ -1,6 +1,6 @@
-import { userById, usersAfter } from '../domain';
-import { decodeCursor, encodeCursor } from '../cursor';
 import { GraphQLError } from 'graphql';
+import { mayListUsers, READ_USERS_SCOPE, userById, usersAfter } from '../domain';
+import { decodeCursor, encodeCursor } from '../cursor';
 import { UsersErrorCode } from '../errors';
 import type { QueryResolvers } from '../generated/resolvers-types';
 
@@ -11,7 +11,11 @@ const badArgument = (argumentName: string, message: string) =>
 
 export const Query: QueryResolvers = {
   user: (_, { id }, { store }) => userById(store.state, id) ?? null,
-  users: (_, { first, after }, { store }) => {
+  me: (_, __, { store, viewer }) => (viewer?.userId === undefined ? null : (userById(store.state, viewer.userId) ?? null)),
+  users: (_, { first, after }, { store, viewer }) => {
+    if (!mayListUsers(viewer)) {
+      throw new GraphQLError(`Listing users needs the ${READ_USERS_SCOPE} scope.`, { extensions: { code: UsersErrorCode.FORBIDDEN } });
+    }
     const size = first ?? 20;
     if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) {
       throw badArgument('first', `"first" must be between 0 and ${MAX_PAGE_SIZE}, got ${size}.`);

@@ -1,4 +1,6 @@
-import { userById } from '../domain';
+import { GraphQLError } from 'graphql';
+import { mayReadEmail, READ_USERS_SCOPE, userById } from '../domain';
+import { UsersErrorCode } from '../errors';
 import type { UserResolvers } from '../generated/resolvers-types';
 
 export const User: UserResolvers = {
@@ -6,5 +8,11 @@ export const User: UserResolvers = {
     const user = userById(store.state, id);
     // A copy: @apollo/subgraph defines `__typename` on the returned object, and stored users are frozen.
     return user ? { ...user } : null;
+  },
+  email: ({ id, email }, _, { viewer }) => {
+    if (mayReadEmail(viewer, id)) return email;
+    throw new GraphQLError(`Only the user themselves, or a caller with the ${READ_USERS_SCOPE} scope, may read this address.`, {
+      extensions: { code: UsersErrorCode.FORBIDDEN },
+    });
   },
 };
