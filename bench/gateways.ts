@@ -13,6 +13,9 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { SMTPServer } from 'smtp-server';
+import pino from 'pino';
+import { DEV_AUDIENCE, mintDevToken, startDevIssuer } from '../gateway/src/auth/dev-issuer';
+import { IDENTITY_HEADER, identitySigner } from '../lib/service';
 import { startGrafbase, startHive, ROOT, type SubgraphUrls } from './peers';
 import { cpuSeconds, freePort, startProcess, waitUntil, type BenchProcess } from './processes';
 
@@ -32,8 +35,11 @@ const NODE = [process.execPath, '--max-semi-space-size=32', '--enable-source-map
 // BENCH_CPU_PROF=1: each service of this project writes a V8 CPU profile (pid in the name) to .data/profiles on exit.
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.data', 'profiles')}`] : [];
 
+// Q1 and Q2 read addresses, so this gateway is sent an operator's token (users:read) with each; Q3 reads only
+// what anyone may, with and without a token, to show what verifying and enforcing costs.
 const Q1 = '{ users(first: 20) { edges { node { id name email } } } }';
 const Q2 = '{ users(first: 20) { edges { node { id name email welcomeEmail { status sentAt } } } } }';
+const q3 = (id: string) => `{ user(id: "${id}") { id name createdAt } }`;
 const SIGN_UP = 'mutation SignUp($input: AddUserInput!) { addUser(input: $input) { user { id } errors { code } } }';
 
 mkdirSync(join(ROOT, '.data'), { recursive: true });
@@ -77,8 +83,8 @@ const smtp = new SMTPServer({
   },
 });
 
-/** users, notifications and the gateway of this project, as separate production processes. */
-const startStack = async (label: string, env: Record<string, string>) => {
+/** users, notifications and the gateway of this project, as separate production processes, verifying tokens of `issuer`. */
+const startStack = async (label: string, issuer: string, env: Record<string, string>) => {
   const dir = join(dataRoot, label);
   const [gatewayPort, usersPort, notificationsPort] = [await freePort(), await freePort(), await freePort()];
   const urls: SubgraphUrls = {
@@ -100,6 +106,8 @@ const startStack = async (label: string, env: Record<string, string>) => {
     NOTIFICATIONS_URL: urls.notifications,
     SIGNUP_RATE_PER_IP: '1000000000',
     SIGNUP_RATE_GLOBAL: '1000000000',
+    AUTH_ISSUER: issuer,
+    AUTH_AUDIENCE: DEV_AUDIENCE,
     ...env,
   };
   mkdirSync(dir, { recursive: true });
@@ -241,23 +249,29 @@ smtp.on('error', (error: NodeJS.ErrnoException) => {
 const main = async () => {
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
   const processes: BenchProcess[] = [];
+  const issuer = await startDevIssuer({ dataDir: dataRoot, port: 0, logger: pino({ level: 'warn' }) });
+  const token = await mintDevToken({ dataDir: dataRoot, subject: 'bench-operator', scopes: ['users:read'], expiresInS: 4 * 3600 });
+  const bearer = { authorization: `Bearer ${token}` };
+  // What a gateway would send the subgraphs for that operator, signed to last the whole run: for the peers and direct calls.
+  const identity = identitySigner(SECRET)({ userId: undefined, scopes: new Set(['users:read']) }, Date.now() + 4 * 3600_000);
+  const subgraphHeaders = { 'x-subgraph-secret': SECRET, [IDENTITY_HEADER]: identity };
   try {
-    const durable = await startStack('durable', {});
+    const durable = await startStack('durable', issuer.url, {});
     processes.push(durable.users, durable.notifications, durable.gateway);
     // The cost of durability: config refuses LOG_FSYNC=off in production, and NODE_ENV alone changes the
     // CPU cost of a request, so it is measured as a pair of `test` stacks that differ only in LOG_FSYNC.
-    const synced = await startStack('test-fsync', { NODE_ENV: 'test' });
-    const unsynced = await startStack('test-no-fsync', { NODE_ENV: 'test', LOG_FSYNC: 'off' });
+    const synced = await startStack('test-fsync', issuer.url, { NODE_ENV: 'test' });
+    const unsynced = await startStack('test-no-fsync', issuer.url, { NODE_ENV: 'test', LOG_FSYNC: 'off' });
     processes.push(synced.users, synced.notifications, synced.gateway, unsynced.users, unsynced.notifications, unsynced.gateway);
 
-    const apollo: Endpoint = { name: 'this gateway', url: durable.gatewayUrl, headers: {}, gateway: durable.gateway, users: durable.users, notifications: durable.notifications };
+    const apollo: Endpoint = { name: 'this gateway', url: durable.gatewayUrl, headers: bearer, gateway: durable.gateway, users: durable.users, notifications: durable.notifications };
     for (let i = 0; i < SEED_USERS; i++) await checkSignUp(apollo);
     await waitUntil('welcome emails of the seeded users', async () => !JSON.parse((await post(apollo, { query: Q2 })).text).data.users.edges.some((edge: { node: { welcomeEmail: { status: string } | null } }) => edge.node.welcomeEmail?.status !== 'SENT'));
 
-    const seeded = JSON.parse((await post({ ...apollo, url: durable.urls.users, headers: { 'x-subgraph-secret': SECRET } }, { query: '{ users(first: 20) { edges { node { id name email createdAt } } } }' })).text);
+    const seeded = JSON.parse((await post({ ...apollo, url: durable.urls.users, headers: subgraphHeaders }, { query: '{ users(first: 20) { edges { node { id name email createdAt } } } }' })).text);
     const [hivePort, grafbasePort, floorPort] = [await freePort(), await freePort(), await freePort()];
-    const hive = startHive({ dir: dataRoot, port: hivePort, urls: durable.urls, secret: SECRET, cpu: GATEWAY_CPU });
-    const grafbase = startGrafbase({ dir: dataRoot, port: grafbasePort, urls: durable.urls, secret: SECRET, cpu: GATEWAY_CPU });
+    const hive = startHive({ dir: dataRoot, port: hivePort, urls: durable.urls, secret: SECRET, identity, cpu: GATEWAY_CPU });
+    const grafbase = startGrafbase({ dir: dataRoot, port: grafbasePort, urls: durable.urls, secret: SECRET, identity, cpu: GATEWAY_CPU });
     const floor = startProcess('floor', [...NODE, join(ROOT, 'dist', 'bench', 'floor-server.js')], {
       env: { ...process.env, NODE_ENV: 'production', PORT: String(floorPort), FLOOR_SEED: JSON.stringify(seeded.data.users.edges.map((edge: { node: unknown }) => edge.node)) },
       cpu: REST_CPU,
@@ -278,11 +292,12 @@ const main = async () => {
 
     const endpoints = {
       apollo,
-      hive: { ...apollo, name: 'Hive Gateway', url: `http://127.0.0.1:${hivePort}/graphql`, gateway: hive },
-      grafbase: { ...apollo, name: 'Grafbase Gateway', url: `http://127.0.0.1:${grafbasePort}/graphql`, gateway: grafbase },
-      users: { name: 'users subgraph', url: durable.urls.users, headers: { 'x-subgraph-secret': SECRET }, users: durable.users, notifications: durable.notifications },
+      anonymous: { ...apollo, name: 'this gateway, no token', headers: {} },
+      hive: { ...apollo, name: 'Hive Gateway', url: `http://127.0.0.1:${hivePort}/graphql`, headers: {}, gateway: hive },
+      grafbase: { ...apollo, name: 'Grafbase Gateway', url: `http://127.0.0.1:${grafbasePort}/graphql`, headers: {}, gateway: grafbase },
+      users: { name: 'users subgraph', url: durable.urls.users, headers: subgraphHeaders, users: durable.users, notifications: durable.notifications },
       floor: { name: 'floor server', url: `http://127.0.0.1:${floorPort}/`, headers: {}, users: floor },
-      alone: { name: 'users subgraph alone', url: `http://127.0.0.1:${alonePort}/graphql`, headers: { 'x-subgraph-secret': SECRET }, users: usersAlone },
+      alone: { name: 'users subgraph alone', url: `http://127.0.0.1:${alonePort}/graphql`, headers: subgraphHeaders, users: usersAlone },
       synced: { name: 'this gateway, NODE_ENV=test', url: synced.gatewayUrl, headers: {}, gateway: synced.gateway, users: synced.users, notifications: synced.notifications },
       unsynced: { name: 'this gateway, NODE_ENV=test, fsync off', url: unsynced.gatewayUrl, headers: {}, gateway: unsynced.gateway, users: unsynced.users, notifications: unsynced.notifications },
     } satisfies Record<string, Endpoint>;
@@ -298,6 +313,9 @@ const main = async () => {
       cases.push({ key, endpoint, connections: CONNECTIONS, load: { query, expect: await checkedAnswer(endpoint, query, expected.json) } });
     for (const key of ['apollo', 'hive', 'grafbase', 'users', 'floor'] as const) await queryCase(`Q1 ${key}`, endpoints[key], Q1, q1);
     for (const key of ['apollo', 'hive', 'grafbase'] as const) await queryCase(`Q2 ${key}`, endpoints[key], Q2, q2);
+    const Q3 = q3(seeded.data.users.edges[0].node.id as string);
+    const q3Answer = await reference(Q3);
+    for (const key of ['apollo', 'anonymous'] as const) await queryCase(`Q3 ${key}`, endpoints[key], Q3, q3Answer);
     const signUpCases: Case[] = [];
     for (const key of ['apollo', 'synced', 'unsynced', 'users', 'alone', 'floor'] as const) {
       await checkSignUp(endpoints[key]);
@@ -329,6 +347,7 @@ const main = async () => {
     throw error;
   } finally {
     await Promise.all(processes.map((p) => p.stop()));
+    await issuer.stop();
     await new Promise<void>((resolve) => smtp.close(() => resolve()));
     if (!keepData) rmSync(dataRoot, { recursive: true, force: true });
   }
@@ -337,14 +356,16 @@ const main = async () => {
 // --- the table -----------------------------------------------------------------
 
 const ROWS: readonly [key: string, label: string, reference: string | undefined][] = [
-  ['Q1 apollo', 'Q1 this gateway', 'Q1 grafbase'],
+  ['Q1 apollo', 'Q1 this gateway (an operator token)', 'Q1 grafbase'],
   ['Q1 hive', 'Q1 Hive Gateway', 'Q1 grafbase'],
   ['Q1 grafbase', 'Q1 Grafbase Gateway', undefined],
   ['Q1 users', 'Q1 users subgraph directly', 'Q1 floor'],
   ['Q1 floor', 'Q1 floor server (Map, no log)', undefined],
-  ['Q2 apollo', 'Q2 this gateway', 'Q2 grafbase'],
+  ['Q2 apollo', 'Q2 this gateway (an operator token)', 'Q2 grafbase'],
   ['Q2 hive', 'Q2 Hive Gateway', 'Q2 grafbase'],
   ['Q2 grafbase', 'Q2 Grafbase Gateway', undefined],
+  ['Q3 apollo', 'Q3 this gateway, with a token', 'Q3 anonymous'],
+  ['Q3 anonymous', 'Q3 this gateway, no token', undefined],
   ['signup apollo', 'sign-ups through this gateway (durable)', undefined],
   ['signup synced', 'sign-ups, same stack in NODE_ENV=test (durable)', 'signup unsynced'],
   ['signup unsynced', 'sign-ups, same stack in NODE_ENV=test, LOG_FSYNC=off', undefined],
@@ -386,6 +407,7 @@ const report = (samples: Map<string, Sample[]>) => {
     `| Q2 req/s vs Grafbase | ${ratio('Q2 apollo', 'Q2 grafbase').toFixed(2)}x | at least 1.0x |`,
     `| Q1 / Q2 req/s vs Hive Gateway | ${ratio('Q1 apollo', 'Q1 hive').toFixed(2)}x / ${ratio('Q2 apollo', 'Q2 hive').toFixed(2)}x | at least 1x |`,
     `| users subgraph vs floor, Q1 / sign-ups (alone; with its emails sent on the same core) | ${ratio('Q1 users', 'Q1 floor').toFixed(2)}x / ${ratio('signup alone', 'signup floor').toFixed(2)}x (${ratio('signup users', 'signup floor').toFixed(2)}x) | at least 0.8x |`,
+    `| gateway CPU/request with a token vs without, Q3 | ${ratio('Q3 apollo', 'Q3 anonymous', 'gatewayUs').toFixed(2)}x | at most 1.05x |`,
     `| durable sign-ups vs fsync off (both NODE_ENV=test) | ${ratio('signup synced', 'signup unsynced').toFixed(2)}x | at least 0.8x |`,
     '',
     `${emailsAccepted} welcome emails accepted by the benchmark's SMTP server.`,
