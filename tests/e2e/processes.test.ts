@@ -76,6 +76,14 @@ describe('the system as its npm scripts run it', () => {
     expect(existsSync(join(dataDir, 'notifications', 'LOCK'))).toBe(false);
   });
 
+  it('npm run token: names what is missing, and where the development issuer should be', async () => {
+    const failure = (args: string[]) => npmToken(dataDir, args).then(() => undefined, (error: { code: number; stderr: string }) => error);
+    expect(await failure([])).toMatchObject({ code: 1, stderr: expect.stringContaining('--sub is required') });
+    expect(await failure(['--sub', 'u1', '--expires-in', 'soon'])).toMatchObject({ code: 1, stderr: expect.stringContaining('--expires-in must be a whole number') });
+    expect(await failure(['--sub', 'u1', '--role', 'admin'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/Unknown option '--role'[\s\S]*Usage: npm run token/) });
+    expect(await failure(['--sub', 'u1'])).toMatchObject({ code: 1, stderr: expect.stringContaining(`No development issuer under ${join(dataDir, 'dev-issuer')}: start the system once with \`npm start\``) });
+  });
+
   it('start:users, start:notifications and start:gateway: three processes sharing the users log, each stopped by SIGINT to its npm process alone', async () => {
     const ports = await portsEnv();
     const issuer = await startTokenIssuer(dataDir);

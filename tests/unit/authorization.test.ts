@@ -167,4 +167,12 @@ describe('the identity header', () => {
     expect(identityReader(secret)(header, Date.now() + 120_000)).toMatchObject({ ok: false, reason: expect.stringMatching(/expired/) });
     expect(identityReader(undefined)(header)).toMatchObject({ ok: false, reason: expect.stringMatching(/SUBGRAPH_SECRET/) });
   });
+
+  it('remembers a verified header only until it expires', () => {
+    const read = identityReader(secret);
+    const header = identitySigner(secret)(viewer);
+    expect(read(header)).toEqual({ ok: true, viewer });
+    expect(read(header)).toEqual({ ok: true, viewer });
+    expect(read(header, Date.now() + 120_000)).toMatchObject({ ok: false, reason: expect.stringMatching(/expired/) });
+  });
 });

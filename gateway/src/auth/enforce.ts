@@ -48,8 +48,15 @@ export interface ViewerContext {
 
 const CACHE_LIMIT = 2000;
 
-/** The viewer's standing as far as a policy can tell: anonymous, or signed in with these scopes. */
-const standingOf = (viewer: Viewer | undefined): string => (viewer ? `+${[...viewer.scopes].sort().join(' ')}` : '-');
+const standings = new WeakMap<Viewer, string>();
+
+/** The viewer's standing as far as a policy can tell: anonymous, or signed in with these scopes (viewers come from the token cache, so this is made once a token). */
+const standingOf = (viewer: Viewer | undefined): string => {
+  if (!viewer) return '-';
+  let standing = standings.get(viewer);
+  if (standing === undefined) standings.set(viewer, (standing = `+${[...viewer.scopes].sort().join(' ')}`));
+  return standing;
+};
 
 /**
  * `@apollo/gateway` with the supergraph's `@authenticated` and
