@@ -50,4 +50,21 @@ describe('hot reload of the supergraph file', () => {
     expect(metrics).toMatch(/supergraph_reloads_total\{[^}]*result="updated"[^}]*\} 1/);
     expect(metrics).toMatch(/supergraph_reloads_total\{[^}]*result="failed"[^}]*\} [1-9]/);
   });
+
+  it("enforces the new supergraph's policy from the moment it serves it", async () => {
+    const NAME = '{ user(id: "nobody") { name } }';
+    expect(await gql(fixture.system.gatewayUrl, NAME)).toEqual({ status: 200, data: { user: null } });
+    const guarded = original
+      .replace('A person who signed up.', 'Someone who signed up.')
+      .replace('name: String! @join__field(graph: USERS)', 'name: String! @join__field(graph: USERS) @authenticated');
+    expect(guarded).not.toBe(original.replace('A person who signed up.', 'Someone who signed up.'));
+    await writeFile(`${file}.tmp`, guarded);
+    await rename(`${file}.tmp`, file);
+
+    const refused = await eventually(() => gql(fixture.system.gatewayUrl, NAME), (response) => response.errors !== undefined);
+    expect(refused.data).toBeUndefined();
+    expect(refused.errors).toEqual([expect.objectContaining({ path: ['user', 'name'], extensions: expect.objectContaining({ code: 'UNAUTHORIZED_FIELD_OR_TYPE' }) })]);
+    const signedIn = await gql(fixture.system.gatewayUrl, NAME, {}, await fixture.system.token('someone'));
+    expect(signedIn).toEqual({ status: 200, data: { user: null } });
+  });
 });

@@ -16,10 +16,13 @@ export class PolicySource {
   /** The executable SDL of `supergraphSdl`, its policy remembered for `policyFor`. */
   secure(supergraphSdl: string): string {
     const { executable, policy } = secureSupergraph(supergraphSdl);
-    // The one being replaced and its successor are all a reload needs.
-    if (this.policies.size >= 2) this.policies.delete(this.policies.keys().next().value!);
     this.policies.set(executable, policy);
     return executable;
+  }
+
+  /** Forgets the policies of every supergraph but the one the gateway now serves (others were replaced, or failed to load). */
+  retain(executableSdl: string): void {
+    for (const sdl of this.policies.keys()) if (sdl !== executableSdl) this.policies.delete(sdl);
   }
 
   policyFor(executableSdl: string): Policy {
@@ -67,13 +70,19 @@ const standingOf = (viewer: Viewer | undefined): string => {
  * `rejectUnauthorized` is set, is refused whole.
  */
 export const enforcingGateway = (gateway: ApolloGateway, policies: PolicySource, rejectUnauthorized: boolean): GatewayInterface => {
-  let current: { schema: GraphQLSchema; policy: Policy; decisions: Map<string, Authorization & { queryHash: string }> } | undefined;
+  let current: { schema: GraphQLSchema; sdl: string } | undefined;
   gateway.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => {
-    current = { schema: apiSchema, policy: policies.policyFor(coreSupergraphSdl), decisions: new Map() };
+    current = { schema: apiSchema, sdl: coreSupergraphSdl };
+    policies.retain(coreSupergraphSdl);
   });
+  let decided: { policy: Policy; decisions: Map<string, Authorization & { queryHash: string }> } | undefined;
 
   const decide = (requestContext: Parameters<GatewayExecutor>[0], viewer: Viewer | undefined) => {
-    const { schema, policy, decisions } = current!;
+    const { schema, sdl } = current!;
+    // Looked up per request: a new supergraph that changes only the policy leaves what @apollo/gateway loads unchanged, so it reports no update.
+    const policy = policies.policyFor(sdl);
+    if (decided?.policy !== policy) decided = { policy, decisions: new Map() };
+    const { decisions } = decided;
     const key = `${standingOf(viewer)}\n${requestContext.request.operationName ?? ''}\n${requestContext.queryHash}`;
     let decision = decisions.get(key);
     if (!decision) {
