@@ -73,8 +73,11 @@ const identifyByHeader = (subgraphSecret: string | undefined) => {
   };
 };
 
+/** What every subgraph's resolvers are given at least: the request's logger and caller. */
+type SubgraphContext = BaseContext & { readonly logger: Logger; readonly viewer?: Viewer | undefined };
+
 /** What a subgraph makes of its open store: its server, its resolvers' context, and what it runs beside them. */
-export interface SubgraphParts<C extends BaseContext & { readonly logger: Logger; readonly viewer?: Viewer | undefined }> {
+export interface SubgraphParts<C extends SubgraphContext> {
   readonly createServer: (options: SubgraphServerOptions<C>) => ApolloServer<C>;
   /** The context every request shares; each request gets its own logger on top. */
   readonly context: C;
@@ -84,7 +87,7 @@ export interface SubgraphParts<C extends BaseContext & { readonly logger: Logger
   readonly stop?: () => Promise<void>;
 }
 
-export interface SubgraphDefinition<S extends object, E, C extends BaseContext & { readonly logger: Logger; readonly viewer?: Viewer | undefined }> {
+export interface SubgraphDefinition<S extends object, E, C extends SubgraphContext> {
   /** The service's name: its stream, its logger's and its metrics' `service`. */
   readonly name: string;
   readonly port: number;
@@ -99,7 +102,7 @@ export interface SubgraphDefinition<S extends object, E, C extends BaseContext &
  * then HTTP. `onFatal` hears of a log that can no longer be written. Whatever
  * was opened is closed again if a later step fails.
  */
-export const startSubgraph = async <S extends object, E, C extends BaseContext & { readonly logger: Logger; readonly viewer?: Viewer | undefined }>(
+export const startSubgraph = async <S extends object, E, C extends SubgraphContext>(
   config: SubgraphConfig,
   baseLogger: Logger,
   onFatal: ((error: Error) => void) | undefined,
