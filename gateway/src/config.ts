@@ -41,6 +41,12 @@ const algorithms = z
   })
   .default(['RS256', 'PS256', 'ES256', 'EdDSA']);
 
+/** Plain HTTP only to this machine: keys fetched over the network unencrypted could be swapped on the way. */
+const isLoopbackOrHttps = (url: string): boolean => {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'https:' || hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+};
+
 const flag = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
 
 /** Strict in production; elsewhere out of reach of a person at a keyboard or a script of a few hundred sign-ups. */
@@ -92,6 +98,10 @@ export const gatewayConfig = mergeConfigs(
       const issuerSet = Boolean(values.AUTH_ISSUER ?? values.AUTH_JWKS_URL);
       if (production && !issuerSet) problems.push('AUTH_ISSUER: required in production (or AUTH_JWKS_URL): the issuer whose access tokens the gateway verifies');
       if ((production || issuerSet) && !values.AUTH_AUDIENCE) problems.push('AUTH_AUDIENCE: required with a token issuer: the audience (aud) this API accepts');
+      for (const key of ['AUTH_ISSUER', 'AUTH_JWKS_URL'] as const) {
+        const url = values[key];
+        if (production && url && !isLoopbackOrHttps(url)) problems.push(`${key}: must be https in production (plain http only to this machine), got ${url}`);
+      }
       return problems;
     },
   }),

@@ -115,6 +115,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret, ...AUTH, SMTP_URL: 'smtp://mail.example.com:587' })).not.toThrow();
     expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', ...secret, AUTH_JWKS_URL: AUTH.AUTH_ISSUER })).toThrow(/AUTH_AUDIENCE: required/);
     expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', ...secret, AUTH_JWKS_URL: 'https://id.example.com/jwks', AUTH_AUDIENCE: 'api' })).not.toThrow();
+    expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', ...secret, AUTH_ISSUER: 'http://id.example.com', AUTH_AUDIENCE: 'api' })).toThrow(
+      /AUTH_ISSUER: must be https in production \(plain http only to this machine\), got http:\/\/id\.example\.com/,
+    );
+    for (const local of ['http://127.0.0.1:8080', 'http://localhost:8080', 'http://[::1]:8080']) {
+      expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', ...secret, AUTH_ISSUER: local, AUTH_AUDIENCE: 'api' })).not.toThrow();
+    }
+    expect(loadConfig(gatewayConfig, { AUTH_ISSUER: 'http://id.example.com', AUTH_AUDIENCE: 'api' }).AUTH_ISSUER).toBe('http://id.example.com');
   });
 
   it('refuses the benchmark-only LOG_FSYNC=off in production', () => {
