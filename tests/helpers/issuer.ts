@@ -25,7 +25,6 @@ export const startTestIssuer = async (): Promise<TestIssuer> => {
   });
   const lines = createInterface({ input: child.stdout! });
   const waiting = new Map<number, (answer: unknown) => void>();
-  let url: string | undefined;
   const ready = new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the test issuer exited (${code}) before it was ready`)));
     lines.on('line', (line) => {
@@ -34,7 +33,7 @@ export const startTestIssuer = async (): Promise<TestIssuer> => {
       else waiting.get(message.id!)?.(message.answer);
     });
   });
-  url = await ready;
+  const url = await ready;
   let next = 0;
   const send = <T>(command: Record<string, unknown>) =>
     new Promise<T>((resolve) => {
