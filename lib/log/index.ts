@@ -1,6 +1,7 @@
 export {
   VersionConflictError,
   LogUnavailableError,
+  LogGapError,
   type LogBackend,
   type LogRecord,
   type OpenStreamOptions,

@@ -36,8 +36,31 @@ export class LogUnavailableError extends Error {
   override readonly name = 'LogUnavailableError';
 }
 
+/**
+ * Records a reader needs are gone from the log (pruned before it read them, or
+ * removed by hand). The reader stops there rather than skip what it never read.
+ */
+export class LogGapError extends Error {
+  override readonly name = 'LogGapError';
+  constructor(
+    readonly stream: string,
+    /** The reader's cursor: it has consumed everything up to here. */
+    readonly after: number,
+    /** The oldest record the log still holds past the cursor. */
+    readonly first: number,
+  ) {
+    super(`records ${after + 1} to ${first - 1} of the ${stream} log are gone before this reader read them`);
+  }
+}
+
 export interface OpenStreamOptions {
   readonly logger: Logger;
+  /**
+   * The services that read this stream (its subscribers' `consumer` names):
+   * nothing a declared reader has not passed is dropped, whether or not it has
+   * ever run. Readers that are not declared hold nothing back.
+   */
+  readonly readers?: readonly string[];
   /** Receives the newest valid snapshot, before any record is replayed. */
   readonly restore?: (snapshot: Snapshot) => void;
   /** Receives the records after the snapshot in order, in batches, before the stream opens. */
@@ -92,6 +115,8 @@ export interface SubscribeOptions {
 export interface Subscription extends Closable {
   /** The newest version handed to `onRecords` and completed. */
   readonly version: number;
+  /** Set when the stream lacks records after `version`: the subscription reads nothing more. */
+  readonly gap: LogGapError | undefined;
 }
 
 /** Where the streams live: files under a folder, memory, or a database. */
@@ -102,5 +127,7 @@ export interface LogBackend {
   subscribe(name: string, options: SubscribeOptions): Subscription;
   /** The newest version of the stream `name`: 0 when it has none. */
   head(name: string): Promise<number>;
+  /** The newest valid snapshot of the stream `name` (another service's, read only), if any. */
+  readSnapshot(name: string, logger: Logger): Promise<Snapshot | undefined>;
   close(): Promise<void>;
 }

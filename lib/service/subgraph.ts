@@ -91,6 +91,8 @@ export interface SubgraphDefinition<S extends object, E, C extends SubgraphConte
   /** The service's name: its stream, its logger's and its metrics' `service`. */
   readonly name: string;
   readonly port: number;
+  /** The services that read this one's stream (their consumer names). */
+  readonly readers?: readonly string[];
   readonly initial: S;
   readonly codec?: SnapshotCodec<S>;
   readonly build: (open: { store: Store<S, E>; backend: LogBackend; logger: Logger; metrics: ServiceMetrics }) => SubgraphParts<C> | Promise<SubgraphParts<C>>;
@@ -106,7 +108,7 @@ export const startSubgraph = async <S extends object, E, C extends SubgraphConte
   config: SubgraphConfig,
   baseLogger: Logger,
   onFatal: ((error: Error) => void) | undefined,
-  { name, port, initial, codec, build }: SubgraphDefinition<S, E, C>,
+  { name, port, readers = [], initial, codec, build }: SubgraphDefinition<S, E, C>,
 ): Promise<RunningService> => {
   const logger = baseLogger.child({ service: name });
   const metrics = createServiceMetrics(name);
@@ -121,6 +123,7 @@ export const startSubgraph = async <S extends object, E, C extends SubgraphConte
     const store = await openStore<S, E>({
       backend,
       stream: name,
+      readers,
       initial,
       ...(codec ? { codec } : {}),
       logger,

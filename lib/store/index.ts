@@ -49,6 +49,8 @@ export interface OpenStoreOptions<S> {
   readonly backend: LogBackend;
   /** The stream this store writes: its service's name. */
   readonly stream: string;
+  /** The services that read the stream: the log keeps what they have yet to read. */
+  readonly readers?: readonly string[];
   readonly initial: S;
   readonly logger: Logger;
   readonly codec?: SnapshotCodec<S>;
@@ -86,6 +88,7 @@ const REPLAY_BATCH = 1000;
 export const openStore = async <S extends object, E = unknown>({
   backend,
   stream,
+  readers = [],
   initial,
   logger,
   onAppend,
@@ -113,7 +116,7 @@ export const openStore = async <S extends object, E = unknown>({
     durableVersion = fresh.at(-1)!.version;
   };
   const started = performance.now();
-  const log = await backend.openStream(stream, { logger, restore, replay: apply });
+  const log = await backend.openStream(stream, { logger, readers, restore, replay: apply });
   logger.info({ stream, version: log.version, ms: Math.round(performance.now() - started) }, 'state loaded');
 
   let head = durable;

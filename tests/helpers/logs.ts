@@ -14,6 +14,7 @@ export const silentLogger = (): Logger => pino({ level: 'silent' });
 
 /** pino's number for the warn level. */
 export const WARN = 40;
+export const ERROR = 50;
 
 /** A logger configured as the services' own (redaction included) that keeps every line, parsed, in order. */
 export const recordingLogger = (level = 'debug'): { logger: Logger; lines: LogLine[] } => {

@@ -93,6 +93,10 @@ describe('loadConfig', () => {
     expect(loadConfig(systemConfig, { TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
     expect(loadConfig(systemConfig, { TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
     expect(loadConfig(systemConfig, { TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
+    expect(loadConfig(usersConfig, {}).LOG_READERS).toEqual(['notifications']);
+    expect(loadConfig(usersConfig, { LOG_READERS: 'notifications, audit' }).LOG_READERS).toEqual(['notifications', 'audit']);
+    expect(loadConfig(usersConfig, { LOG_READERS: 'none' }).LOG_READERS).toEqual([]);
+    expect(() => loadConfig(usersConfig, { LOG_READERS: 'notifications,,audit' })).toThrow(/LOG_READERS\.1: each reader must be 1-100 characters/);
   });
 
   it('reads in each service only the keys that service declares', () => {

@@ -13,7 +13,8 @@ import {
   type UsersState,
 } from '../../subgraphs/users/src/domain';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
-import { recordingLogger, silentLogger, WARN } from '../helpers/logs';
+import { eventually } from '../helpers/graphql';
+import { ERROR, recordingLogger, silentLogger, WARN } from '../helpers/logs';
 
 let root: string;
 beforeEach(async () => {
@@ -23,10 +24,11 @@ afterEach(() => removeTempDir(root));
 
 const NEVER: SnapshotPolicy = { records: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY };
 
-const openUsers = (dir: string, snapshotEvery: SnapshotPolicy = NEVER, logger = silentLogger()) =>
+const openUsers = (dir: string, snapshotEvery: SnapshotPolicy = NEVER, logger = silentLogger(), readers: string[] = []) =>
   openStore<UsersState, UsersEvent>({
     backend: createFileBackend({ dataDir: dirname(dir) }),
     stream: basename(dir),
+    readers,
     initial: emptyUsersState(),
     codec: usersSnapshotCodec,
     snapshotEvery,
@@ -90,16 +92,34 @@ describe('snapshots', () => {
     await restarted.close();
   });
 
-  it('keeps segments a registered reader has not acknowledged', async () => {
-    const dir = join(root, 'users');
-    await acknowledge(dir, 'notifications', 5);
-    const store = await openUsers(dir);
+  const threeSnapshots = async (store: Store<UsersState, UsersEvent>) => {
     for (let round = 0; round < 3; round++) {
       await signUpMany(store, 10);
       await store.snapshot();
     }
     await store.close();
+  };
+
+  it('keeps segments a declared reader has not acknowledged', async () => {
+    const dir = join(root, 'users');
+    await acknowledge(dir, 'notifications', 15);
+    await threeSnapshots(await openUsers(dir, NEVER, silentLogger(), ['notifications']));
+    expect((await listSegments(dir)).map((segment) => segment.first)).toEqual([11, 21]);
+  });
+
+  it('keeps every segment for a declared reader that has never run', async () => {
+    const dir = join(root, 'users');
+    await threeSnapshots(await openUsers(dir, NEVER, silentLogger(), ['notifications']));
     expect((await listSegments(dir))[0]!.first).toBe(1);
+  });
+
+  it('holds nothing back for a reader that is not declared, and warns that it reads', async () => {
+    const dir = join(root, 'users');
+    await acknowledge(dir, 'audit', 5);
+    const { logger, lines } = recordingLogger();
+    await threeSnapshots(await openUsers(dir, NEVER, logger));
+    expect((await listSegments(dir)).map((segment) => segment.first)).toEqual([21]);
+    expect(lines).toContainEqual(expect.objectContaining({ level: WARN, undeclared: ['audit'] }));
   });
 
   it('falls back to the older snapshot with a warning when the newest is damaged', async () => {
@@ -157,6 +177,22 @@ describe('snapshots', () => {
     await tail.close();
     await store.close();
     expect(seen).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+  });
+
+  it('stops a reader at records that are gone, naming them, instead of skipping to what is left', async () => {
+    const dir = join(root, 'users');
+    await threeSnapshots(await openUsers(dir));
+    expect((await listSegments(dir))[0]!.first).toBe(21);
+    const seen: number[] = [];
+    const { logger, lines } = recordingLogger();
+    const tail = tailFileLog({ dir, after: 4, logger, pollMs: 20, onRecords: async (records) => void seen.push(...records.map((record) => record.version)) });
+    await eventually(async () => tail.gap, (gap) => gap !== undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await tail.close();
+    expect(tail.gap).toMatchObject({ name: 'LogGapError', after: 4, first: 21, message: 'records 5 to 20 of the users log are gone before this reader read them' });
+    expect(tail.version).toBe(4);
+    expect(seen).toEqual([]);
+    expect(lines).toContainEqual(expect.objectContaining({ level: ERROR, after: 4, first: 21 }));
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 // Readers of a log in other processes record how far they have durably
-// consumed it, so the writer never drops a segment a reader still needs.
+// consumed it, so the writer never drops a segment a declared reader still needs.
 const consumersDir = (dir: string) => join(dir, 'consumers');
 
 /** Records that consumer `name` no longer needs records up to `version`. */
@@ -13,11 +13,15 @@ export const acknowledge = async (dir: string, name: string, version: number): P
   await rename(`${file}.tmp`, file);
 };
 
-/** The lowest version every registered consumer has acknowledged; Infinity when there are none. */
-export const lowestAcknowledged = async (dir: string): Promise<number> => {
+/**
+ * The lowest version every declared reader has acknowledged (0 for one that
+ * has never run: it needs everything), Infinity when none is declared; and
+ * the readers that acknowledge without being declared, which hold nothing back.
+ */
+export const lowestAcknowledged = async (dir: string, readers: readonly string[]): Promise<{ lowest: number; undeclared: string[] }> => {
   const names = (await readdir(consumersDir(dir)).catch(() => [] as string[])).filter((name) => !name.endsWith('.tmp'));
   const versions = await Promise.all(
-    names.map(async (name) => Number.parseInt(await readFile(join(consumersDir(dir), name), 'utf8').catch(() => '0'), 10) || 0),
+    readers.map(async (name) => Number.parseInt(await readFile(join(consumersDir(dir), name), 'utf8').catch(() => '0'), 10) || 0),
   );
-  return versions.length ? Math.min(...versions) : Number.POSITIVE_INFINITY;
+  return { lowest: Math.min(...versions), undeclared: names.filter((name) => !readers.includes(name)) };
 };

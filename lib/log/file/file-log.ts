@@ -134,7 +134,7 @@ const readAfter = async (dir: string, after: number, onRecords: (records: LogRec
  * arrive while an fsync runs share the next one).
  */
 export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLog> => {
-  const { dir, logger, syncEachRecord = false, fsync = true } = options;
+  const { dir, logger, syncEachRecord = false, fsync = true, readers = [] } = options;
   // O_DSYNC: each write returns once its data (and the file size) is on disk, as write + fdatasync
   // would, in one system call and one trip through libuv's thread pool instead of two.
   const appendFlags = fsync ? constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC : 'a';
@@ -197,7 +197,9 @@ export const openFileLog = async (options: OpenFileLogOptions): Promise<StreamLo
   const prune = async () => {
     const snapshots = await listSnapshots(dir);
     const kept = snapshots.slice(-2);
-    const limit = Math.min(kept.length === 2 ? kept[0]!.version : 0, await lowestAcknowledged(dir));
+    const { lowest, undeclared } = await lowestAcknowledged(dir, readers);
+    if (undeclared.length) logger.warn({ dir, undeclared, readers }, 'readers that are not declared read this log: what they have not read yet may be dropped');
+    const limit = Math.min(kept.length === 2 ? kept[0]!.version : 0, lowest);
     const segments = await listSegments(dir);
     const dropped = segments.filter((segment, i) => i < segments.length - 1 && segments[i + 1]!.first - 1 <= limit);
     for (const { file } of [...dropped, ...snapshots.slice(0, -2)]) await rm(file, { force: true });

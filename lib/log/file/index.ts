@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { LogBackend } from '../types';
 import { acknowledge } from './consumers';
 import { openFileLog } from './file-log';
+import { readNewestSnapshot } from './snapshot';
 import { readLogHead } from './read';
 import { tailFileLog, type Tail } from './tail';
 
@@ -33,7 +34,7 @@ export const streamDir = (dataDir: string, stream: string): string => join(dataD
 
 /**
  * The embedded backend: one folder per stream, one writer per stream (a lock
- * file), readers in other processes tailing the files. A subscriber's
+ * file), readers in other processes tailing the files. A declared reader's
  * acknowledgement file keeps the segments it has yet to read.
  */
 export const createFileBackend = ({ dataDir, syncEachRecord = false, pollMs, fsync = true }: FileBackendOptions): LogBackend => ({
@@ -84,6 +85,9 @@ export const createFileBackend = ({ dataDir, syncEachRecord = false, pollMs, fsy
       get version() {
         return tail?.version ?? after;
       },
+      get gap() {
+        return tail?.gap;
+      },
       async close() {
         closed = true;
         await started;
@@ -94,5 +98,9 @@ export const createFileBackend = ({ dataDir, syncEachRecord = false, pollMs, fsy
     };
   },
   head: (name) => readLogHead(streamDir(dataDir, name)),
+  async readSnapshot(name, logger) {
+    const snapshot = await readNewestSnapshot(streamDir(dataDir, name), logger);
+    return snapshot && { version: snapshot.version, body: snapshot.body };
+  },
   close: async () => undefined,
 });

@@ -1,9 +1,10 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { listSegments } from './files';
 import { readSegment } from './read';
-import type { LogRecord } from '../types';
+import { LogGapError, type LogRecord } from '../types';
 
 export interface TailOptions {
   readonly dir: string;
@@ -25,6 +26,8 @@ export interface TailOptions {
 export interface Tail {
   /** The newest version handed to `onRecords` and completed. */
   readonly version: number;
+  /** Set when records after `version` are gone: the tail stops there. */
+  readonly gap: LogGapError | undefined;
   close(): Promise<void>;
 }
 
@@ -39,6 +42,7 @@ export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250, settl
   let closed = false;
   let wake: (() => void) | undefined;
   let watcher: FSWatcher | undefined;
+  let gap: LogGapError | undefined;
 
   const sleep = () =>
     new Promise<void>((resolve) => {
@@ -78,9 +82,7 @@ export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250, settl
     if (!segments.length) return;
     if (!current || !segments.some((segment) => segment.file === current!.file)) {
       const start = segments.findLast((segment) => segment.first <= version + 1) ?? segments[0]!;
-      if (start.first > version + 1) {
-        logger.error({ dir, after: version, first: start.first }, 'records this reader never read were dropped from the log');
-      }
+      if (start.first > version + 1) throw new LogGapError(basename(dir), version, start.first);
       current = { file: start.file, offset: 0 };
     }
     for (;;) {
@@ -109,6 +111,11 @@ export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250, settl
       try {
         await readNew();
       } catch (error) {
+        if (error instanceof LogGapError) {
+          gap = error;
+          logger.error({ dir, after: error.after, first: error.first }, `${error.message}: reading stops here`);
+          break;
+        }
         current = undefined;
         logger.error({ err: error, dir }, 'reading the log failed; retrying');
       }
@@ -119,6 +126,9 @@ export const tailFileLog = ({ dir, after, onRecords, logger, pollMs = 250, settl
   return {
     get version() {
       return version;
+    },
+    get gap() {
+      return gap;
     },
     async close() {
       closed = true;

@@ -128,6 +128,8 @@ export const createMemoryBackend = (): LogBackend => {
         get version() {
           return version;
         },
+        // Memory keeps every record.
+        gap: undefined,
         async close() {
           closed = true;
           stream.listeners.delete(listener);
@@ -138,6 +140,7 @@ export const createMemoryBackend = (): LogBackend => {
     },
 
     head: async (name) => streamOf(name).records.length,
+    readSnapshot: async (name) => streamOf(name).snapshots.at(-1),
     close: async () => undefined,
   };
 };

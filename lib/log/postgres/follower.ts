@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import type { LogRecord } from '../types';
+import { LogGapError, type LogRecord } from '../types';
 import type { Notifier } from './notifier';
 import { readPage } from './records';
 
@@ -26,6 +26,7 @@ export const startFollower = ({ pool, notifier, stream, after, onRecords, logger
   let again = false;
   let running: Promise<void> | undefined;
   let failing = false;
+  let gap: LogGapError | undefined;
 
   const drain = async () => {
     do {
@@ -34,6 +35,12 @@ export const startFollower = ({ pool, notifier, stream, after, onRecords, logger
         for (;;) {
           const page = await readPage(pool, stream, version);
           if (closed || !page.length) break;
+          if (page[0]!.version !== version + 1) {
+            gap = new LogGapError(stream, version, page[0]!.version);
+            logger.error({ stream, after: version, first: page[0]!.version }, `${gap.message}: reading stops here`);
+            closed = true;
+            break;
+          }
           await onRecords(page);
           version = page.at(-1)!.version;
         }
@@ -62,6 +69,9 @@ export const startFollower = ({ pool, notifier, stream, after, onRecords, logger
   return {
     get version() {
       return version;
+    },
+    get gap() {
+      return gap;
     },
     async close() {
       closed = true;

@@ -4,6 +4,7 @@ import type { LogBackend } from '../types';
 import { startFollower } from './follower';
 import { startNotifier } from './notifier';
 import { migrate } from './schema';
+import { loadNewestSnapshot } from './snapshots';
 import { openPostgresStream } from './stream';
 
 export interface PostgresBackendOptions {
@@ -52,6 +53,7 @@ export const openPostgresBackend = async ({
       );
       return Number(rows[0]?.head ?? 0);
     },
+    readSnapshot: (name) => loadNewestSnapshot(pool, name),
     async close() {
       await notifier.close();
       await pool.end();

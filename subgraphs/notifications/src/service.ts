@@ -7,13 +7,10 @@ import type { NotificationsConfig } from './config';
 import { startUserEventsConsumer } from './consumer';
 import type { Context } from './context';
 import { startDeliveryWorker } from './delivery-worker';
-import { emptyNotificationsState, queuedDeliveries, type NotificationsState } from './domain';
+import { emptyNotificationsState, messageIdDomainOf, queuedDeliveries, type NotificationsState } from './domain';
 import { createMailer } from './mailer';
 import { countingMailer, registerNotificationsMetrics } from './observability';
 import { createNotificationsServer } from './server';
-
-/** The domain of the From address names the Message-IDs this service makes. */
-const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.exec(from)?.[1] ?? 'localhost';
 
 /**
  * The name this process's claims carry. One writer at a time holds the embedded
@@ -67,10 +64,21 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
       // Ready once the consumer has caught up with the users' stream after start. Later lag is a
       // metric (consumer_lag_records), not a reason to leave rotation: every replica would leave at once.
       let caughtUp = false;
+      let gapReported = false;
       return {
         createServer: createNotificationsServer,
         context: { store, logger: serviceLogger, sendSoon: (id) => worker.schedule(id) },
         ready: async () => {
+          if (consumer.gap) {
+            if (!gapReported) {
+              serviceLogger.error(
+                { after: consumer.gap.after, first: consumer.gap.first },
+                `${consumer.gap.message}: not ready. To queue their welcome emails from the users snapshot, stop this service and run \`npm run recover:welcome-emails\``,
+              );
+              gapReported = true;
+            }
+            return false;
+          }
           if (!caughtUp) {
             const { head, consumed } = await lag();
             caughtUp = consumed >= head;

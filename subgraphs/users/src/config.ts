@@ -1,5 +1,24 @@
+import { z } from 'zod';
 import { defineConfig, mergeConfigs, port, subgraphConfig, type ConfigOf } from '../../../lib/config';
 
-export const usersConfig = mergeConfigs(subgraphConfig, defineConfig({ keys: () => ({ USERS_PORT: port(4001) }) }));
+const readerName = /^[A-Za-z0-9._-]{1,100}$/;
+
+export const usersConfig = mergeConfigs(
+  subgraphConfig,
+  defineConfig({
+    keys: () => ({
+      USERS_PORT: port(4001),
+      /**
+       * The services that read the users log, comma-separated (`none`: no reader): the embedded
+       * log keeps every record until each has read it, even one that has never started.
+       */
+      LOG_READERS: z
+        .string()
+        .default('notifications')
+        .transform((value) => (value.trim() === 'none' ? [] : value.split(',').map((name) => name.trim())))
+        .pipe(z.array(z.string().regex(readerName, 'each reader must be 1-100 characters of A-Z a-z 0-9 . _ -, or the whole value `none`'))),
+    }),
+  }),
+);
 
 export type UsersConfig = ConfigOf<typeof usersConfig>;

@@ -12,6 +12,7 @@ export const startUsersService = (config: UsersConfig, logger: Logger, onFatal?:
   startSubgraph<UsersState, UsersEvent, Context>(config, logger, onFatal, {
     name: 'users',
     port: config.USERS_PORT,
+    readers: config.LOG_READERS,
     initial: emptyUsersState(),
     codec: usersSnapshotCodec,
     build: ({ store, logger: serviceLogger, metrics }) => {

@@ -14,3 +14,6 @@ export const renderWelcomeEmail = (name: string): EmailContent => ({
   text: `Hello ${name},\n\nwelcome aboard! Your account is ready.\n`,
   html: `<!doctype html><html><body><p>Hello ${escapeHtml(name)},</p><p>welcome aboard! Your account is ready.</p></body></html>`,
 });
+
+/** The domain of the From address names the Message-IDs this service makes. */
+export const messageIdDomainOf = (from: string): string => /@([^\s>@]+)>?\s*$/.exec(from)?.[1] ?? 'localhost';
