@@ -24,7 +24,8 @@ const main = async (): Promise<string> => {
     if (!snapshot) throw new Error('the users log has no snapshot: nothing to recover the missing sign-ups from');
     const users = usersSnapshotCodec.decode(snapshot.body);
     const events = [];
-    for (let after = 0, page = usersAfter(users, 0, PAGE); ; after += PAGE, page = usersAfter(users, after + PAGE, PAGE)) {
+    for (let after = 0; ; after += PAGE) {
+      const page = usersAfter(users, after, PAGE);
       events.push(...page.users.map((user) => ({ type: 'UserAdded' as const, user })));
       if (!page.hasNextPage) break;
     }
@@ -34,7 +35,7 @@ const main = async (): Promise<string> => {
       if (cursor >= snapshot.version) {
         return `nothing to do: the notifications cursor (${cursor}) is already at or past the users snapshot (${snapshot.version})`;
       }
-      const queued = await store.execute(
+      const { queued } = await store.execute(
         consumeUserRecords([{ version: snapshot.version, events }], { now: new Date().toISOString(), messageIdDomain: messageIdDomainOf(config.MAIL_FROM) }),
       );
       return (
