@@ -183,7 +183,8 @@ describe('crashes and power cuts', () => {
           expect(response.data.addUser.errors).toEqual([]);
         }),
       );
-      await eventually(async () => smtp.refused(), (refused) => refused >= emails.length).catch((error) => {
+      // 421 is the server's trouble: the worker pauses and probes one delivery at a time, so a few refusals mean it is in the outage.
+      await eventually(async () => smtp.refused(), (refused) => refused >= 3).catch((error) => {
         throw new Error(`${error}\n${first.output()}`);
       });
       expect(await first.stop('SIGKILL')).toBe('SIGKILL');

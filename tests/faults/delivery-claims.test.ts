@@ -3,6 +3,7 @@ import { createMemoryBackend, LogUnavailableError, type LogBackend, type StreamL
 import { openStore, type Store } from '../../lib/store';
 import { startDeliveryWorker, type DeliveryWorker } from '../../subgraphs/notifications/src/delivery-worker';
 import {
+  beginAttempt,
   consumeUserRecords,
   deliveryById,
   emptyNotificationsState,
@@ -17,32 +18,61 @@ import { silentLogger } from '../helpers/logs';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp';
 
 const LEASE_MS = 60_000;
-const RETRY = { baseMs: 20, maxMs: 100 };
+const RETRY = { baseMs: 20, maxMs: 100, maxAgeMs: 3_600_000 };
+/** The lease of the takeover tests: short, so a takeover comes within seconds. */
+const SHORT_LEASE_MS = 1_000;
+
+/** `backend` with every stream's appends made through `append`. */
+const withAppends = (backend: LogBackend, append: (log: StreamLog, record: Parameters<StreamLog['append']>[0]) => ReturnType<StreamLog['append']>): LogBackend => ({
+  ...backend,
+  openStream: async (name, options) => {
+    const log = await backend.openStream(name, options);
+    return {
+      get version() {
+        return log.version;
+      },
+      get sinceSnapshot() {
+        return log.sinceSnapshot;
+      },
+      append: (record) => append(log, record),
+      read: (after, onRecords) => log.read(after, onRecords),
+      follow: (after, onRecords) => log.follow(after, onRecords),
+      snapshot: (version, chunks) => log.snapshot(version, chunks),
+      close: () => log.close(),
+    };
+  },
+});
 
 /** A backend whose next append, once armed, fails as if the database went away before answering. */
 const withFlakyAppends = (backend: LogBackend) => {
   let armed = false;
-  const flaky = (log: StreamLog): StreamLog => ({
-    get version() {
-      return log.version;
-    },
-    get sinceSnapshot() {
-      return log.sinceSnapshot;
-    },
-    append(record) {
+  return {
+    backend: withAppends(backend, (log, record) => {
       if (!armed) return log.append(record);
       armed = false;
       return Promise.reject(new LogUnavailableError('the database did not answer'));
-    },
-    read: (after, onRecords) => log.read(after, onRecords),
-    follow: (after, onRecords) => log.follow(after, onRecords),
-    snapshot: (version, chunks) => log.snapshot(version, chunks),
-    close: () => log.close(),
-  });
-  return {
-    backend: { ...backend, openStream: async (name, options) => flaky(await backend.openStream(name, options)) } satisfies LogBackend,
+    }),
     failNextAppend: () => {
       armed = true;
+    },
+  };
+};
+
+/** A backend whose appends, while paused, wait until resumed: the writes of a process that stopped running. */
+const withPausableAppends = (backend: LogBackend) => {
+  let paused: Promise<void> | undefined;
+  let release = () => {};
+  return {
+    backend: withAppends(backend, async (log, record) => {
+      await paused;
+      return log.append(record);
+    }),
+    pause: () => {
+      paused ??= new Promise<void>((resolve) => (release = resolve));
+    },
+    resume: () => {
+      paused = undefined;
+      release();
     },
   };
 };
@@ -65,20 +95,25 @@ describe('delivery claims between notifications replicas', () => {
     readonly worker: DeliveryWorker;
   }
 
-  /** One replica: its own store on the shared backend, its own SMTP pool and worker, and a clock `clockOffsetMs` ahead. */
-  const aReplica = async (backend: LogBackend, replica: string, { clockOffsetMs = 0, onSent = () => {} } = {}): Promise<Replica> => {
+  /** One replica: its own store on the shared backend, its own SMTP pool and worker, and a wall clock `clockOffsetMs` ahead. */
+  const aReplica = async (
+    backend: LogBackend,
+    replica: string,
+    { clockOffsetMs = 0, leaseMs = LEASE_MS, onSent = () => {}, beforeSend = async () => {} } = {},
+  ): Promise<Replica> => {
     const store = await openStore<NotificationsState, never>({ backend, stream: 'notifications', initial: emptyNotificationsState(), logger: silentLogger() });
     const smtpMailer = createMailer({ smtpUrl: smtp.url, from: 'Welcome <welcome@mail.test>', outboxDir: '', logger: silentLogger() });
     const mailer: Mailer = {
-      send: async (email) => {
-        const reply = await smtpMailer.send(email);
+      send: async (email, control) => {
+        await beforeSend();
+        const reply = await smtpMailer.send(email, control);
         onSent();
         return reply;
       },
       close: () => smtpMailer.close(),
     };
     const now = () => new Date(Date.now() + clockOffsetMs);
-    const worker = startDeliveryWorker({ store, mailer, logger: silentLogger(), retry: RETRY, now, replica, leaseMs: LEASE_MS });
+    const worker = startDeliveryWorker({ store, mailer, logger: silentLogger(), retry: RETRY, now, replica, leaseMs });
     closers.push(async () => {
       mailer.close();
       await worker.close();
@@ -118,26 +153,86 @@ describe('delivery claims between notifications replicas', () => {
     expect(ids.map((id) => deliveryById(a.store.state, id)?.claim)).toEqual(ids.map(() => undefined));
   });
 
-  it('takes over a delivery whose claim has expired and sends it with the same Message-ID', async () => {
-    const backend = createMemoryBackend();
-    const a = await aReplica(backend, 'replica-a');
-    // b's clock is past a's lease: to b, a's claim has expired.
-    const b = await aReplica(backend, 'replica-b', { clockOffsetMs: LEASE_MS + 1_000 });
-    // a's message is taken and never answered: a hangs inside the send window.
-    smtp.setMode('stall');
-    const id = await queueWelcome(a);
-    a.worker.schedule(id);
-    await smtp.waitForMessages(1);
+  /** Claims `id` for `replica` as its worker would, then leaves it: a replica that died or stopped renewing. */
+  const claimAndVanish = async (backend: LogBackend, id: string, replica: string) => {
+    const store = await openStore<NotificationsState, never>({ backend, stream: 'notifications', initial: emptyNotificationsState(), logger: silentLogger() });
+    await store.execute(beginAttempt(id, { replica, leaseMs: SHORT_LEASE_MS, until: new Date(Date.now() + SHORT_LEASE_MS).toISOString() }));
+    await store.close();
+  };
 
-    smtp.setMode('accept');
+  it('takes over a claim that stopped being renewed once it has watched it for a lease, and sends with the same Message-ID', async () => {
+    const backend = createMemoryBackend();
+    const b = await aReplica(backend, 'replica-b', { leaseMs: SHORT_LEASE_MS });
+    const id = await queueWelcome(b);
+    await claimAndVanish(backend, id, 'replica-a');
+    await b.store.catchUp();
+
+    b.worker.schedule(id);
+    await new Promise((resolve) => setTimeout(resolve, SHORT_LEASE_MS / 2));
+    expect(deliveryById(b.store.state, id)).toMatchObject({ status: 'QUEUED', claim: { by: 'replica-a' } });
+    expect(smtp.messages).toHaveLength(0);
+
+    const sent = await settled(b, id);
+    expect(sent).toMatchObject({ status: 'SENT', attempts: 2, messageId: `<${id}@mail.test>` });
+    expect(smtp.messages.map((mail) => mail.messageId)).toEqual([sent!.messageId]);
+  });
+
+  it("does not shorten another replica's lease when its own wall clock runs far ahead", async () => {
+    const backend = createMemoryBackend();
+    // To b's wall clock, a's claim ended an hour ago; only b's monotonic clock counts.
+    const b = await aReplica(backend, 'replica-b', { leaseMs: SHORT_LEASE_MS, clockOffsetMs: 3_600_000 });
+    const id = await queueWelcome(b);
+    await claimAndVanish(backend, id, 'replica-a');
+    await b.store.catchUp();
+
+    b.worker.schedule(id);
+    await new Promise((resolve) => setTimeout(resolve, SHORT_LEASE_MS / 2));
+    expect(deliveryById(b.store.state, id)?.claim?.by).toBe('replica-a');
+    expect(smtp.messages).toHaveLength(0);
+
+    expect(await settled(b, id)).toMatchObject({ status: 'SENT', attempts: 2 });
+    expect(smtp.messages).toHaveLength(1);
+  });
+
+  it('gives the attempt up at the hand-over when its claim was taken over meanwhile: one email, SENT by the replica that holds it', async () => {
+    const backend = createMemoryBackend();
+    // a stalls between its claim and the SMTP conversation, its renewals stalled with it: a process paused (SIGSTOP, GC).
+    const { backend: pausable, pause, resume } = withPausableAppends(backend);
+    let resumed!: () => void;
+    const aResumes = new Promise<void>((resolve) => (resumed = resolve));
+    let aStalled!: () => void;
+    const aIsStalled = new Promise<void>((resolve) => (aStalled = resolve));
+    const a = await aReplica(pausable, 'replica-a', {
+      leaseMs: SHORT_LEASE_MS,
+      beforeSend: async () => {
+        pause();
+        aStalled();
+        await aResumes;
+      },
+    });
+    closers.push(async () => {
+      resume();
+      resumed();
+    });
+    const b = await aReplica(backend, 'replica-b', { leaseMs: SHORT_LEASE_MS });
+    const id = await queueWelcome(a);
+
+    a.worker.schedule(id);
+    await aIsStalled;
     await b.store.catchUp();
     expect(deliveryById(b.store.state, id)?.claim?.by).toBe('replica-a');
     b.worker.schedule(id);
     const sent = await settled(b, id);
+    expect(sent).toMatchObject({ status: 'SENT', attempts: 2 });
+    expect(sent?.claim).toBeUndefined();
 
-    const [stalled, resent] = await smtp.waitForMessages(2);
-    expect(resent!.messageId).toBe(stalled!.messageId);
-    expect(sent).toMatchObject({ status: 'SENT', attempts: 2, messageId: stalled!.messageId });
+    resume();
+    resumed();
+    await a.worker.close();
+    await a.store.catchUp();
+
+    expect(smtp.messages).toHaveLength(1);
+    expect(deliveryById(a.store.state, id)).toMatchObject({ status: 'SENT', attempts: 2, sentAt: sent!.sentAt });
   });
 
   it('records SENT again, and never mails twice, when the log is out of reach right after a send', async () => {

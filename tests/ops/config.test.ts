@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { systemConfig } from '../../lib/system';
 import { gatewayConfig } from '../../gateway/src/config';
+import { notificationsConfig } from '../../subgraphs/notifications/src/config';
 import { usersConfig } from '../../subgraphs/users/src/config';
 
 /** An issuer and audience, which a production gateway cannot start without. */
@@ -126,6 +127,13 @@ describe('loadConfig', () => {
       expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', ...secret, AUTH_ISSUER: local, AUTH_AUDIENCE: 'api' })).not.toThrow();
     }
     expect(loadConfig(gatewayConfig, { AUTH_ISSUER: 'http://id.example.com', AUTH_AUDIENCE: 'api' }).AUTH_ISSUER).toBe('http://id.example.com');
+  });
+
+  it('refuses a delivery lease shorter than an SMTP conversation, and gives deferred emails five days', () => {
+    expect(loadConfig(notificationsConfig, {}).DELIVERY_LEASE_MS).toBe(60_000);
+    expect(loadConfig(notificationsConfig, { DELIVERY_LEASE_MS: '5000' }).DELIVERY_LEASE_MS).toBe(5_000);
+    expect(() => loadConfig(notificationsConfig, { DELIVERY_LEASE_MS: '3000' })).toThrow(/DELIVERY_LEASE_MS: must be at least 5000 \(ms\)/);
+    expect(loadConfig(notificationsConfig, {}).SMTP_RETRY_MAX_AGE_MS).toBe(5 * 24 * 3_600_000);
   });
 
   it('refuses the benchmark-only LOG_FSYNC=off in production', () => {

@@ -115,9 +115,11 @@ const resend = async (userId: string, as: Pick<Context, 'viewer'> = context) => 
   return result.data!.resendWelcomeEmail;
 };
 
+const CLAIMANT = { replica: 'replica-a', leaseMs: 60_000, until: '2024-05-01T12:01:00.000Z' };
+
 const failWelcome = async (error: string) => {
-  await temp.store.execute(beginAttempt(WELCOME_ID));
-  await temp.store.execute(recordOutcome(WELCOME_ID, { kind: 'failed', error }));
+  const begun = await temp.store.execute(beginAttempt(WELCOME_ID, CLAIMANT));
+  await temp.store.execute(recordOutcome(WELCOME_ID, begun!.fence, { kind: 'failed', error }));
 };
 
 describe('User entity', () => {
@@ -126,8 +128,8 @@ describe('User entity', () => {
   });
 
   it('shows a sent welcome email with its attempts and sentAt', async () => {
-    await temp.store.execute(beginAttempt(WELCOME_ID));
-    await temp.store.execute(recordOutcome(WELCOME_ID, { kind: 'sent', at: '2024-05-01T12:00:02.000Z' }));
+    const begun = await temp.store.execute(beginAttempt(WELCOME_ID, CLAIMANT));
+    await temp.store.execute(recordOutcome(WELCOME_ID, begun!.fence, { kind: 'sent', at: '2024-05-01T12:00:02.000Z' }));
 
     const sent = { ...QUEUED_WELCOME, status: 'SENT', attempts: 1, sentAt: '2024-05-01T12:00:02.000Z' };
     expect(await entity(ADA.id)).toEqual({ id: ADA.id, welcomeEmail: sent, notifications: [sent] });
@@ -227,5 +229,17 @@ describe('who may read what, checked by the notifications subgraph itself', () =
 
     expect((await resend(ADA.id, { viewer: ada })).delivery?.status).toBe('QUEUED');
     expect(sendSoonCalls).toEqual([WELCOME_ID]);
+  });
+
+  it('lists the poisoned users events for notifications:write, and refuses everyone else with FORBIDDEN', async () => {
+    await temp.store.execute(consumeUserRecords([{ version: 2, events: [{ type: 'UserAdded', user: null }] }], { now: ADA.createdAt, messageIdDomain: 'mail.test' }));
+    const POISONED = '{ poisonedUserEvents { version index reason at } }';
+
+    const operator = await run<{ poisonedUserEvents: unknown[] }>(POISONED, {}, { viewer: { userId: undefined, scopes: new Set(['notifications:write']) } });
+    expect(operator.data!.poisonedUserEvents).toEqual([{ version: 2, index: 0, reason: expect.stringContaining('malformed UserAdded'), at: ADA.createdAt }]);
+    for (const viewer of [ada, { userId: undefined, scopes: new Set(['users:read']) }, undefined]) {
+      const refused = await run(POISONED, {}, { viewer });
+      expect(refused.errors!.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+    }
   });
 });

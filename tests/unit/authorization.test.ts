@@ -123,6 +123,7 @@ describe('secureSupergraph', () => {
     const { policy: read } = secureSupergraph(supergraph);
     expect(Object.fromEntries(read)).toEqual({
       'Query.me': { authenticated: true, scopes: undefined },
+      'Query.poisonedUserEvents': { authenticated: true, scopes: [['notifications:write']] },
       'Query.users': { authenticated: true, scopes: [['users:read']] },
       'User.email': { authenticated: true, scopes: undefined },
       'User.welcomeEmail': { authenticated: true, scopes: undefined },

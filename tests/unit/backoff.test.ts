@@ -1,6 +1,6 @@
 import { backoffMs, type RetryPolicy } from '../../subgraphs/notifications/src/delivery-worker';
 
-const policy: RetryPolicy = { baseMs: 100, maxMs: 5_000 };
+const policy: RetryPolicy = { baseMs: 100, maxMs: 5_000, maxAgeMs: 60_000 };
 /** The delay before jitter: with `random` at its top, equal jitter gives the full capped delay. */
 const ceiling = (attempt: number, retry = policy) => backoffMs(attempt, retry, () => 1);
 const floor = (attempt: number, retry = policy) => backoffMs(attempt, retry, () => 0);

@@ -2,10 +2,12 @@ import { enablePatches, produceWithPatches, type Draft, type Immutable } from 'i
 import type { Command } from '../../lib/store';
 import {
   beginAttempt,
+  claimKey,
   consumeUserRecords,
   deliveriesOf,
   deliveryById,
   pendingDeliveries,
+  poisonedEvents,
   queuedDeliveries,
   recordOutcome,
   renderWelcomeEmail,
@@ -13,6 +15,7 @@ import {
   resendWelcome,
   welcomeDeliveryId,
   welcomeOf,
+  type Claimant,
   type NotificationsState,
 } from '../../subgraphs/notifications/src/domain';
 import { aDelivery, aNotificationsState, aUserAdded, aUsersRecord, CREATED_AT } from '../helpers/builders';
@@ -39,7 +42,7 @@ describe('consumeUserRecords', () => {
     const bo = aUserAdded({ id: 'u-bo', name: 'Bo', email: 'bo@example.com' });
     const { result, next } = run(aNotificationsState(), consumeUserRecords([aUsersRecord(1, [ada]), aUsersRecord(2, [bo])], MADE));
 
-    expect(result.map((d) => d.userId)).toEqual(['u-ada', 'u-bo']);
+    expect(result.queued.map((d) => d.userId)).toEqual(['u-ada', 'u-bo']);
     expect(next.cursor).toBe(2);
     expect(welcomeOf(next, 'u-ada')).toEqual({
       id: 'welcome-u-ada',
@@ -61,9 +64,9 @@ describe('consumeUserRecords', () => {
 
   it('derives the Message-ID from the delivery id, so it is the same whenever it is made', () => {
     const event = aUserAdded({ id: 'u-1' });
-    const first = run(aNotificationsState(), consumeUserRecords([aUsersRecord(1, [event])], MADE)).result[0]!;
+    const first = run(aNotificationsState(), consumeUserRecords([aUsersRecord(1, [event])], MADE)).result.queued[0]!;
     const again = run(aNotificationsState(), consumeUserRecords([aUsersRecord(7, [event])], { ...MADE, now: '2030-01-01T00:00:00.000Z' }))
-      .result[0]!;
+      .result.queued[0]!;
 
     expect(first.id).toBe(welcomeDeliveryId('u-1'));
     expect(first.messageId).toBe(`<${first.id}@mail.test>`);
@@ -78,7 +81,7 @@ describe('consumeUserRecords', () => {
     const older = consumeUserRecords([aUsersRecord(1, [aUserAdded()])], MADE)(state);
 
     for (const decision of [again, older]) {
-      expect(decision.result).toEqual([]);
+      expect(decision.result).toEqual({ queued: [], poisoned: [] });
       expect(decision.recipe).toBeUndefined();
     }
   });
@@ -89,7 +92,7 @@ describe('consumeUserRecords', () => {
 
     const { result, next } = run(state, consumeUserRecords([aUsersRecord(2, [aUserAdded({ id: 'u-stale' })]), aUsersRecord(3, [late])], MADE));
 
-    expect(result.map((d) => d.userId)).toEqual(['u-late']);
+    expect(result.queued.map((d) => d.userId)).toEqual(['u-late']);
     expect(welcomeOf(next, 'u-stale')).toBeUndefined();
     expect(next.cursor).toBe(3);
   });
@@ -97,10 +100,10 @@ describe('consumeUserRecords', () => {
   it('queues one delivery for a user seen twice, in one batch or across batches', () => {
     const event = aUserAdded({ id: 'u-twice' });
     const { result, next } = run(aNotificationsState(), consumeUserRecords([aUsersRecord(1, [event]), aUsersRecord(2, [event])], MADE));
-    expect(result).toHaveLength(1);
+    expect(result.queued).toHaveLength(1);
 
     const later = run(next, consumeUserRecords([aUsersRecord(3, [event])], MADE));
-    expect(later.result).toEqual([]);
+    expect(later.result).toEqual({ queued: [], poisoned: [] });
     expect(later.next.cursor).toBe(3);
     expect(deliveriesOf(later.next, 'u-twice')).toHaveLength(1);
   });
@@ -108,128 +111,192 @@ describe('consumeUserRecords', () => {
   it('advances the cursor past records without UserAdded events', () => {
     const { result, next } = run(aNotificationsState(), consumeUserRecords([aUsersRecord(1, []), aUsersRecord(2, [{ type: 'Other' }])], MADE));
 
-    expect(result).toEqual([]);
+    expect(result).toEqual({ queued: [], poisoned: [] });
     expect(next.cursor).toBe(2);
+    expect(poisonedEvents(next)).toEqual([]);
+  });
+
+  it('records an event it cannot read as poisoned, and queues the good ones around it in the same write', () => {
+    const before = aUserAdded({ id: 'u-before' });
+    const after = aUserAdded({ id: 'u-after' });
+    const records = [aUsersRecord(1, [before]), aUsersRecord(2, [{ type: 'UserAdded', user: { id: 42 } }, after]), aUsersRecord(3, ['garbage'])];
+
+    const { result, next } = run(aNotificationsState(), consumeUserRecords(records, MADE));
+
+    expect(result.queued.map((d) => d.userId)).toEqual(['u-before', 'u-after']);
+    expect(poisonedEvents(next)).toEqual([
+      { version: 2, index: 0, reason: expect.stringMatching(/^malformed UserAdded: .*user\.id/), at: CREATED_AT },
+      { version: 3, index: 0, reason: 'not an event: no type', at: CREATED_AT },
+    ]);
+    expect(result.poisoned).toEqual(poisonedEvents(next));
+    expect(next.cursor).toBe(3);
+    // Read again (a replayed batch), nothing is recorded twice.
+    expect(run(next, consumeUserRecords(records, MADE)).result).toEqual({ queued: [], poisoned: [] });
   });
 });
 
-describe('beginAttempt', () => {
-  it('counts an attempt on a queued delivery', () => {
-    const state = aNotificationsState([aDelivery({ id: 'd-1', attempts: 2 })]);
-    const { result, next } = run(state, beginAttempt('d-1'));
+const A = { replica: 'replica-a', leaseMs: 60_000, until: '2024-05-01T12:01:00.000Z' };
+const B = { replica: 'replica-b', leaseMs: 60_000, until: '2024-05-01T12:01:30.000Z' };
+const SENT_AT = '2024-05-01T12:00:30.000Z';
+const LEASE = { leaseMs: 60_000, until: '2024-05-01T12:02:00.000Z' };
 
-    expect(result?.id).toBe('d-1');
-    expect(deliveryById(next, 'd-1')?.attempts).toBe(3);
-    expect(deliveryById(state, 'd-1')?.attempts).toBe(2);
+/** `state` with d-1 claimed by `claimant`: the next state and the attempt's fence. */
+const claimed = (claimant: Claimant = A, state: State = aNotificationsState([aDelivery({ id: 'd-1' })])) => {
+  const { result, next } = run(state, beginAttempt('d-1', claimant));
+  if (!result) throw new Error('not claimed');
+  return { state: next, fence: result.fence };
+};
+
+/** `state` with d-1 taken over by B from A's claim, as B would after watching it expire. */
+const takenOver = (state: State) => claimed({ ...B, takeOver: claimKey(deliveryById(state, 'd-1')!.claim!) }, state);
+
+describe('beginAttempt', () => {
+  it('claims a queued delivery for the replica with its lease, counts the attempt, and names the attempt in the fence', () => {
+    const state = aNotificationsState([aDelivery({ id: 'd-1', attempts: 2 })]);
+    const { result, next } = run(state, beginAttempt('d-1', A));
+
+    expect(result?.delivery.id).toBe('d-1');
+    expect(result?.fence).toEqual({ by: 'replica-a', attempt: 3 });
+    expect(deliveryById(next, 'd-1')).toMatchObject({ attempts: 3, claim: { by: 'replica-a', attempt: 3, leaseMs: 60_000, renewals: 0, until: A.until } });
+    expect(deliveryById(state, 'd-1')?.claim).toBeUndefined();
+    expect(Object.isFrozen(deliveryById(next, 'd-1'))).toBe(true);
   });
 
   it.each(['SENT', 'FAILED'] as const)('returns undefined and writes nothing for a %s delivery', (status) => {
-    const state = aNotificationsState([aDelivery({ id: 'd-1', status })]);
-    const decision = beginAttempt('d-1')(state);
+    const decision = beginAttempt('d-1', A)(aNotificationsState([aDelivery({ id: 'd-1', status })]));
 
     expect(decision.result).toBeUndefined();
     expect(decision.recipe).toBeUndefined();
   });
 
   it('returns undefined for an unknown delivery', () => {
-    expect(beginAttempt('nope')(aNotificationsState()).result).toBeUndefined();
-  });
-});
-
-describe('beginAttempt with a claimant (replicas)', () => {
-  const A = { replica: 'replica-a', now: '2024-05-01T12:00:00.000Z', until: '2024-05-01T12:01:00.000Z' };
-  const B = { replica: 'replica-b', now: '2024-05-01T12:00:30.000Z', until: '2024-05-01T12:01:30.000Z' };
-
-  it('claims a queued delivery for the replica until the end of its lease, and counts the attempt', () => {
-    const state = aNotificationsState([aDelivery({ id: 'd-1' })]);
-    const { result, next } = run(state, beginAttempt('d-1', A));
-
-    expect(result?.id).toBe('d-1');
-    expect(deliveryById(next, 'd-1')).toMatchObject({ attempts: 1, claim: { by: 'replica-a', until: A.until } });
-    expect(deliveryById(state, 'd-1')?.claim).toBeUndefined();
-    expect(Object.isFrozen(deliveryById(next, 'd-1'))).toBe(true);
+    expect(beginAttempt('nope', A)(aNotificationsState()).result).toBeUndefined();
   });
 
-  it('refuses, writing nothing, while another replica holds an unexpired claim', () => {
-    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
-
-    const decision = beginAttempt('d-1', B)(claimed);
+  it("refuses, writing nothing, another replica's claim it has not watched expire", () => {
+    const decision = beginAttempt('d-1', B)(claimed().state);
 
     expect(decision.result).toBeUndefined();
     expect(decision.recipe).toBeUndefined();
   });
 
-  it('lets the claimer attempt again while its own claim runs', () => {
-    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
+  it('takes over only the very claim the replica watched expire: a renewal since makes it new', () => {
+    const { state, fence } = claimed();
+    const watched = claimKey(deliveryById(state, 'd-1')!.claim!);
+    const renewed = run(state, renewClaim('d-1', fence, LEASE)).next;
 
-    const { result, next } = run(claimed, beginAttempt('d-1', { ...A, now: '2024-05-01T12:00:10.000Z' }));
-
-    expect(result?.id).toBe('d-1');
-    expect(deliveryById(next, 'd-1')?.attempts).toBe(2);
+    expect(beginAttempt('d-1', { ...B, takeOver: watched })(renewed).result).toBeUndefined();
+    expect(run(state, beginAttempt('d-1', { ...B, takeOver: watched })).result?.fence).toEqual({ by: 'replica-b', attempt: 2 });
   });
 
-  it('lets another replica take over a claim whose lease has expired', () => {
-    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
-    const later = { replica: 'replica-b', now: '2024-05-01T12:01:00.001Z', until: '2024-05-01T12:02:00.001Z' };
+  it('lets the claimer attempt again while its own claim runs', () => {
+    const { result, next } = run(claimed().state, beginAttempt('d-1', A));
 
-    const { result, next } = run(claimed, beginAttempt('d-1', later));
-
-    expect(result?.id).toBe('d-1');
-    expect(deliveryById(next, 'd-1')).toMatchObject({ attempts: 2, claim: { by: 'replica-b', until: later.until } });
+    expect(result?.fence).toEqual({ by: 'replica-a', attempt: 2 });
+    expect(deliveryById(next, 'd-1')?.attempts).toBe(2);
   });
 
   it('keeps the Message-ID when another replica takes the delivery over', () => {
     const delivery = aDelivery({ id: 'd-1' });
-    const { next: claimed } = run(aNotificationsState([delivery]), beginAttempt('d-1', A));
+    const { state } = claimed(A, aNotificationsState([delivery]));
 
-    const { result } = run(claimed, beginAttempt('d-1', { replica: 'replica-b', now: A.until, until: '2024-05-01T12:02:00.000Z' }));
+    const { result } = run(state, beginAttempt('d-1', { ...B, takeOver: claimKey(deliveryById(state, 'd-1')!.claim!) }));
 
-    expect(result?.messageId).toBe(delivery.messageId);
+    expect(result?.delivery.messageId).toBe(delivery.messageId);
+  });
+});
+
+describe('renewClaim', () => {
+  it('renews the claim of the attempt that holds it: a new lease under a new key', () => {
+    const { state, fence } = claimed();
+
+    const { result, next } = run(state, renewClaim('d-1', fence, LEASE));
+
+    expect(result).toBe(true);
+    expect(deliveryById(next, 'd-1')?.claim).toEqual({ by: 'replica-a', attempt: 1, leaseMs: 60_000, renewals: 1, until: LEASE.until });
+    expect(claimKey(deliveryById(next, 'd-1')!.claim!)).not.toBe(claimKey(deliveryById(state, 'd-1')!.claim!));
   });
 
-  it('extends the claimer\'s lease while its conversation runs, and tells a replica whose claim was taken over', () => {
-    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
-    const later = '2024-05-01T12:01:20.000Z';
+  it('answers false, writing nothing, to a replica whose claim was taken over, and to an earlier attempt of the same replica', () => {
+    const { state, fence } = claimed();
+    const { state: again } = claimed(A, state);
 
-    const renewed = run(claimed, renewClaim('d-1', { by: 'replica-a', until: later }));
-    const byOther = renewClaim('d-1', { by: 'replica-b', until: later })(claimed);
-    const shorter = renewClaim('d-1', { by: 'replica-a', until: A.now })(claimed);
-
-    expect(renewed.result).toBe(true);
-    expect(deliveryById(renewed.next, 'd-1')?.claim).toEqual({ by: 'replica-a', until: later });
-    expect(byOther.result).toBe(false);
-    expect(byOther.recipe).toBeUndefined();
-    expect(shorter.recipe).toBeUndefined();
+    for (const after of [takenOver(state).state, again]) {
+      const decision = renewClaim('d-1', fence, LEASE)(after);
+      expect(decision.result).toBe(false);
+      expect(decision.recipe).toBeUndefined();
+    }
   });
 
-  it('clears the claim once the delivery is SENT or FAILED', () => {
-    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
+  it.each(['sent', 'failed'] as const)('answers false once the delivery is settled (%s)', (kind) => {
+    const { state, fence } = claimed();
+    const outcome = kind === 'sent' ? { kind, at: SENT_AT } : { kind, error: '550 no' };
+    const settled = run(state, recordOutcome('d-1', fence, outcome)).next;
 
-    const sent = run(claimed, recordOutcome('d-1', { kind: 'sent', at: B.now })).next;
-    const failed = run(claimed, recordOutcome('d-1', { kind: 'failed', error: '550 no' })).next;
+    expect(renewClaim('d-1', fence, LEASE)(settled).result).toBe(false);
+  });
+});
 
-    expect(deliveryById(sent, 'd-1')?.claim).toBeUndefined();
-    expect(deliveryById(failed, 'd-1')?.claim).toBeUndefined();
+describe('recordOutcome', () => {
+  it('marks a sent delivery SENT with its time, clears the error and the claim', () => {
+    const { state, fence } = claimed(A, aNotificationsState([aDelivery({ id: 'd-1', lastError: 'ECONNREFUSED' })]));
+
+    const { result, next } = run(state, recordOutcome('d-1', fence, { kind: 'sent', at: SENT_AT }));
+
+    expect(result).toBe(true);
+    expect(deliveryById(next, 'd-1')).toMatchObject({ status: 'SENT', sentAt: SENT_AT, lastError: null, attempts: 1 });
+    expect(deliveryById(next, 'd-1')?.claim).toBeUndefined();
+    expect(queuedDeliveries(next)).toEqual([]);
   });
 
-  it('holds a delivery that will be retried for its claimer until the retry, unless another replica took it over', () => {
-    const { next: claimed } = run(aNotificationsState([aDelivery({ id: 'd-1' })]), beginAttempt('d-1', A));
-    const hold = { by: 'replica-a', until: '2024-05-01T12:00:05.000Z' };
+  it('keeps a delivery QUEUED with the error when it will be retried, its claim held for the claimer until then', () => {
+    const { state, fence } = claimed();
 
-    const held = run(claimed, recordOutcome('d-1', { kind: 'retrying', error: '421 later', hold })).next;
-    const takenOver = run(claimed, beginAttempt('d-1', { replica: 'replica-b', now: A.until, until: '2024-05-01T12:03:00.000Z' })).next;
-    const late = run(takenOver, recordOutcome('d-1', { kind: 'retrying', error: '421 later', hold })).next;
+    const { next } = run(state, recordOutcome('d-1', fence, { kind: 'retrying', error: '451 try later', hold: LEASE }));
 
-    expect(deliveryById(held, 'd-1')?.claim).toEqual(hold);
-    expect(deliveryById(late, 'd-1')?.claim?.by).toBe('replica-b');
+    expect(deliveryById(next, 'd-1')).toMatchObject({ status: 'QUEUED', sentAt: null, lastError: '451 try later' });
+    expect(deliveryById(next, 'd-1')?.claim).toEqual({ by: 'replica-a', attempt: 1, leaseMs: LEASE.leaseMs, renewals: 1, until: LEASE.until });
+    expect(queuedDeliveries(next).map((d) => d.id)).toEqual(['d-1']);
   });
 
-  it('records nothing for an outcome that arrives after another replica settled the delivery', () => {
-    const state = aNotificationsState([aDelivery({ id: 'd-1', status: 'SENT', sentAt: B.now })]);
+  it('marks a refused delivery FAILED with the reason, and clears the claim', () => {
+    const { state, fence } = claimed();
 
-    const decision = recordOutcome('d-1', { kind: 'retrying', error: 'timeout' })(state);
+    const { next } = run(state, recordOutcome('d-1', fence, { kind: 'failed', error: '550 no such user' }));
 
-    expect(decision.recipe).toBeUndefined();
+    expect(deliveryById(next, 'd-1')).toMatchObject({ status: 'FAILED', sentAt: null, lastError: '550 no such user' });
+    expect(deliveryById(next, 'd-1')?.claim).toBeUndefined();
+    expect(queuedDeliveries(next)).toEqual([]);
+  });
+
+  it.each([
+    ['failed', { kind: 'failed', error: '550 duplicate Message-ID' }],
+    ['retrying', { kind: 'retrying', error: 'ETIMEDOUT', hold: LEASE }],
+  ] as const)('ignores a stale %s from a replica whose claim was taken over: the live replica settles it', (_, stale) => {
+    const { state, fence: stalesFence } = claimed();
+    const { state: taken, fence } = takenOver(state);
+
+    const ignored = run(taken, recordOutcome('d-1', stalesFence, stale));
+    const sent = run(ignored.next, recordOutcome('d-1', fence, { kind: 'sent', at: SENT_AT })).next;
+
+    expect(ignored.result).toBe(false);
+    expect(ignored.next).toBe(taken);
+    expect(deliveryById(sent, 'd-1')).toMatchObject({ status: 'SENT', sentAt: SENT_AT, attempts: 2 });
+    // And after the live replica's SENT, a stale FAILED changes nothing either.
+    expect(run(sent, recordOutcome('d-1', stalesFence, { kind: 'failed', error: '550 no' })).next).toBe(sent);
+  });
+
+  it('records SENT from any attempt, since the server took the message, but never over an earlier SENT', () => {
+    const { state, fence: stalesFence } = claimed();
+    const { state: taken, fence } = takenOver(state);
+    const failed = run(taken, recordOutcome('d-1', fence, { kind: 'failed', error: '550 duplicate Message-ID' })).next;
+
+    const sentLate = run(failed, recordOutcome('d-1', stalesFence, { kind: 'sent', at: SENT_AT }));
+    const twice = run(sentLate.next, recordOutcome('d-1', fence, { kind: 'sent', at: '2024-05-01T12:09:00.000Z' }));
+
+    expect(deliveryById(sentLate.next, 'd-1')).toMatchObject({ status: 'SENT', sentAt: SENT_AT, lastError: null });
+    expect(twice.result).toBe(false);
+    expect(twice.next).toBe(sentLate.next);
   });
 });
 
@@ -238,8 +305,9 @@ describe('the index of queued deliveries', () => {
 
   it('holds what is QUEUED: queued, then out once SENT or FAILED, and in again when requeued', () => {
     const { next: queued } = run(aNotificationsState(), consumeUserRecords([aUsersRecord(1, [aUserAdded({ id: 'u-1' }), aUserAdded({ id: 'u-2' })])], MADE));
-    const sent = run(queued, recordOutcome('welcome-u-1', { kind: 'sent', at: CREATED_AT })).next;
-    const failed = run(sent, recordOutcome('welcome-u-2', { kind: 'failed', error: '550 no' })).next;
+    const sent = run(queued, recordOutcome('welcome-u-1', { by: 'replica-a', attempt: 1 }, { kind: 'sent', at: CREATED_AT })).next;
+    const { result: begun, next: claimedState } = run(sent, beginAttempt('welcome-u-2', A));
+    const failed = run(claimedState, recordOutcome('welcome-u-2', begun!.fence, { kind: 'failed', error: '550 no' })).next;
     const requeued = run(failed, resendWelcome('u-2', OPERATOR)).next;
 
     expect(ids(queued)).toEqual(['welcome-u-1', 'welcome-u-2']);
@@ -253,33 +321,12 @@ describe('the index of queued deliveries', () => {
     const { queuedIds: _dropped, ...withoutIndex } = queued;
     const old = withoutIndex as State;
 
-    const sent = run(old, recordOutcome('welcome-u-old', { kind: 'sent', at: CREATED_AT })).next;
+    const sent = run(old, recordOutcome('welcome-u-old', { by: 'replica-a', attempt: 1 }, { kind: 'sent', at: CREATED_AT })).next;
     const later = run(sent, consumeUserRecords([aUsersRecord(2, [aUserAdded({ id: 'u-new' })])], MADE)).next;
 
     expect(ids(old)).toEqual([]);
     expect(deliveryById(sent, 'welcome-u-old')?.status).toBe('SENT');
     expect(ids(later)).toEqual(['welcome-u-new']);
-  });
-});
-
-describe('recordOutcome', () => {
-  const state = aNotificationsState([aDelivery({ id: 'd-1', attempts: 1, lastError: 'ECONNREFUSED' })]);
-
-  it('marks a sent delivery SENT with its time and clears the last error', () => {
-    const { next } = run(state, recordOutcome('d-1', { kind: 'sent', at: '2024-05-01T12:01:00.000Z' }));
-    expect(deliveryById(next, 'd-1')).toMatchObject({ status: 'SENT', sentAt: '2024-05-01T12:01:00.000Z', lastError: null, attempts: 1 });
-  });
-
-  it('keeps a delivery QUEUED with the error when it will be retried', () => {
-    const { next } = run(state, recordOutcome('d-1', { kind: 'retrying', error: '421 try later' }));
-    expect(deliveryById(next, 'd-1')).toMatchObject({ status: 'QUEUED', sentAt: null, lastError: '421 try later' });
-    expect(queuedDeliveries(next).map((d) => d.id)).toEqual(['d-1']);
-  });
-
-  it('marks a refused delivery FAILED with the reason', () => {
-    const { next } = run(state, recordOutcome('d-1', { kind: 'failed', error: '550 no such user' }));
-    expect(deliveryById(next, 'd-1')).toMatchObject({ status: 'FAILED', sentAt: null, lastError: '550 no such user' });
-    expect(queuedDeliveries(next)).toEqual([]);
   });
 });
 

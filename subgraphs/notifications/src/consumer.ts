@@ -12,6 +12,8 @@ export interface ConsumerOptions {
   readonly logger: Logger;
   /** Called with each delivery queued. */
   readonly onQueued: (deliveryId: string) => void;
+  /** Called with how many events of a batch could not be consumed. */
+  readonly onPoisoned: (count: number) => void;
 }
 
 /** The name under which this service reads the users' stream. */
@@ -22,13 +24,17 @@ export const CONSUMER_NAME = 'notifications';
  * each batch of records is consumed by one command that queues the deliveries
  * and advances the cursor together.
  */
-export const startUserEventsConsumer = ({ store, backend, messageIdDomain, now, logger, onQueued }: ConsumerOptions): Subscription =>
+export const startUserEventsConsumer = ({ store, backend, messageIdDomain, now, logger, onQueued, onPoisoned }: ConsumerOptions): Subscription =>
   backend.subscribe('users', {
     after: store.state.cursor,
     consumer: CONSUMER_NAME,
     logger,
     onRecords: async (records) => {
-      const queued = await store.execute(consumeUserRecords(records, { now: now().toISOString(), messageIdDomain }));
+      const { queued, poisoned } = await store.execute(consumeUserRecords(records, { now: now().toISOString(), messageIdDomain }));
+      for (const event of poisoned) {
+        logger.error(event, "an event of the users' log cannot be consumed: recorded as poisoned (query poisonedUserEvents), the rest go on");
+      }
+      if (poisoned.length) onPoisoned(poisoned.length);
       if (queued.length) logger.info({ count: queued.length, cursor: store.state.cursor }, 'welcome emails queued');
       for (const delivery of queued) onQueued(delivery.id);
     },

@@ -1,13 +1,31 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../../lib/logger';
 import { LogUnavailableError } from '../../../lib/log';
 import type { Store } from '../../../lib/store';
-import { beginAttempt, deliveryById, liveClaimOfOther, pendingDeliveries, recordOutcome, renderWelcomeEmail, renewClaim, type NotificationsState } from './domain';
-import { isPermanent, type Mailer } from './mailer';
+import {
+  beginAttempt,
+  claimKey,
+  deliveryById,
+  holdsClaim,
+  pendingDeliveries,
+  recordOutcome,
+  renderWelcomeEmail,
+  renewClaim,
+  type Delivery,
+  type Fence,
+  type NotificationsState,
+} from './domain';
+import { classifySendError, type Mailer } from './mailer';
 
 export interface RetryPolicy {
   readonly baseMs: number;
   readonly maxMs: number;
+  /** A delivery the server keeps deferring (4xx) is FAILED once it has been queued this long. */
+  readonly maxAgeMs: number;
 }
+
+/** Why the whole worker stopped sending for a while: the SMTP server (or our access to it), or the log. */
+export type PauseCause = 'smtp' | 'log';
 
 export interface DeliveryWorkerOptions {
   readonly store: Store<NotificationsState, never>;
@@ -27,9 +45,16 @@ export interface DeliveryWorkerOptions {
   readonly scanMs?: number;
   /** SMTP conversations at once. */
   readonly concurrency?: number;
+  /** Told when sending pauses (with its cause) and resumes (undefined). */
+  readonly onPause?: (cause: PauseCause | undefined) => void;
+  /** Told, for each email sent, how long it took from the hand-over check to the server's acceptance. */
+  readonly onHandedOver?: (ms: number) => void;
 }
 
-/** A takeover waits this much past the end of a lease, for clocks that differ a little. */
+/** Failed probes after which a pause is logged as an error. */
+const PROBES_BEFORE_ERROR = 4;
+
+/** A takeover waits this much past the end of a lease it watched, for the holder's own margin. */
 const TAKEOVER_MARGIN_MS = 250;
 
 export interface DeliveryWorker {
@@ -39,7 +64,7 @@ export interface DeliveryWorker {
 }
 
 /** Exponential backoff with equal jitter: half the capped delay, plus up to half again at random. */
-export const backoffMs = (attempt: number, { baseMs, maxMs }: RetryPolicy, random = Math.random): number => {
+export const backoffMs = (attempt: number, { baseMs, maxMs }: Pick<RetryPolicy, 'baseMs' | 'maxMs'>, random = Math.random): number => {
   const capped = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return capped / 2 + random() * (capped / 2);
 };
@@ -51,91 +76,223 @@ const describe = (error: unknown): string => {
 
 /**
  * Sends queued deliveries. Each attempt claims the delivery for this replica
- * (a lease, renewed while the conversation runs) in the log before the SMTP
- * conversation starts, and records its outcome after: a crash in between
- * leaves the delivery QUEUED and claimed, so once the lease ends it is sent
- * again, by any replica, with the same Message-ID.
+ * in the log before the SMTP conversation starts; the claim is renewed while
+ * the conversation runs and checked once more, through the log, right before
+ * the message is handed over: a replica paused past its lease, or whose claim
+ * was taken over, gives the attempt up instead of sending. Another replica's
+ * claim expires only once this replica has watched it, unchanged, for the
+ * claim's lease on its own monotonic clock. A crash leaves the delivery QUEUED
+ * and claimed, so once the lease ends it is sent again, by any replica, with
+ * the same Message-ID.
+ *
+ * When the SMTP server (greeting, AUTH, TLS, connection) or the log is at
+ * fault, the whole worker pauses with exponential backoff and probes with one
+ * delivery at a time; no delivery is failed for it.
  */
-export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica, leaseMs, scanMs, concurrency = 4 }: DeliveryWorkerOptions): DeliveryWorker => {
+export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWorker => {
+  const { store, mailer, logger, retry, now, replica, leaseMs, scanMs, concurrency = 4, onPause, onHandedOver } = options;
+  /** The least lease an attempt must have left to hand a message over. */
+  const safetyMs = leaseMs / 3;
   const timers = new Map<string, NodeJS.Timeout>();
   // A Set keeps arrival order and answers "already due?" in O(1): a backlog of thousands stays linear.
   const due = new Set<string>();
   const inFlight = new Map<string, Promise<void>>();
+  /** Other replicas' claims as this replica first saw them, by delivery id: when (monotonic) it saw which claim. */
+  const seen = new Map<string, { readonly key: string; readonly at: number }>();
+  let paused: { readonly cause: PauseCause; readonly streak: number; readonly until: number; readonly since: number } | undefined;
+  let resumeTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  /** Another replica holds `id`: look again when its lease ends. */
+  /** Milliseconds until another replica's claim on `delivery` has expired as this replica measures it; undefined when nobody else holds it. */
+  const othersClaimLeft = (delivery: Delivery): number | undefined => {
+    const { claim } = delivery;
+    if (!claim || claim.by === replica) {
+      seen.delete(delivery.id);
+      return undefined;
+    }
+    const key = claimKey(claim);
+    let sighting = seen.get(delivery.id);
+    if (sighting?.key !== key) seen.set(delivery.id, (sighting = { key, at: performance.now() }));
+    return sighting.at + (claim.leaseMs ?? leaseMs) + TAKEOVER_MARGIN_MS - performance.now();
+  };
+
+  /** Another replica holds `id`: look again when its lease would end. */
   const followUp = (id: string): void => {
     const delivery = deliveryById(store.state, id);
-    if (delivery?.status !== 'QUEUED') return;
-    const at = now();
-    const claim = liveClaimOfOther(delivery, replica, at.toISOString());
-    if (claim) schedule(id, Date.parse(claim.until) - at.getTime() + TAKEOVER_MARGIN_MS);
+    if (delivery?.status !== 'QUEUED') return void seen.delete(id);
+    const left = othersClaimLeft(delivery);
+    if (left !== undefined) schedule(id, Math.max(0, left));
+  };
+
+  const pause = (cause: PauseCause, error: unknown): void => {
+    const streak = (paused?.streak ?? 0) + 1;
+    const delay = backoffMs(streak, retry);
+    const what = cause === 'smtp' ? 'the SMTP server refuses us or cannot be reached' : 'the log is out of reach';
+    // A lone 421 is routine: a warning. Still failing after a few probes, it is an operator's problem.
+    if (paused?.cause !== cause) {
+      logger.warn({ err: error, cause, retryInMs: Math.round(delay) }, `${what}: sending paused, deliveries kept; probing with one at a time`);
+      onPause?.(cause);
+    } else if (streak === PROBES_BEFORE_ERROR) {
+      logger.error({ err: error, cause, probes: streak - 1, retryInMs: Math.round(delay) }, `${what}, still: sending paused, deliveries kept`);
+    }
+    paused = { cause, streak, until: performance.now() + delay, since: paused?.since ?? performance.now() };
+    clearTimeout(resumeTimer);
+    resumeTimer = setTimeout(pump, delay);
+  };
+
+  const resume = (): void => {
+    if (!paused) return;
+    logger.info({ cause: paused.cause, pausedForMs: Math.round(performance.now() - paused.since), probes: paused.streak }, 'sending again');
+    paused = undefined;
+    clearTimeout(resumeTimer);
+    onPause?.(undefined);
   };
 
   // Sent, but the log was out of reach when SENT was to be recorded: recorded later, never sent again.
-  const sentUnrecorded = new Map<string, { readonly at: string; readonly attempts: number }>();
+  const sentUnrecorded = new Map<string, { readonly fence: Fence; readonly at: string }>();
 
-  const recordSent = async (id: string, sent: { readonly at: string; readonly attempts: number }): Promise<void> => {
+  const recordSent = async (id: string, sent: { readonly fence: Fence; readonly at: string }): Promise<void> => {
     sentUnrecorded.set(id, sent);
-    await store.execute(recordOutcome(id, { kind: 'sent', at: sent.at }));
+    await store.execute(recordOutcome(id, sent.fence, { kind: 'sent', at: sent.at }));
     sentUnrecorded.delete(id);
-    logger.info({ deliveryId: id, attempts: sent.attempts }, 'email sent');
+    logger.info({ deliveryId: id, attempts: sent.fence.attempt }, 'email sent');
   };
 
-  /** Renews this replica's claim on `id` every third of the lease until `stop` is called: a slow conversation keeps its delivery. */
-  const keepClaim = (id: string): (() => void) => {
-    const renew = () => {
-      const until = new Date(now().getTime() + leaseMs).toISOString();
-      store.execute(renewClaim(id, { by: replica, until })).then(
-        (held) => held || logger.warn({ deliveryId: id }, 'another replica took the delivery over during the conversation'),
-        (error: unknown) => logger.warn({ err: error, deliveryId: id }, 'could not renew the claim'),
-      );
+  const leaseUntil = (ms: number) => ({ leaseMs: ms, until: new Date(now().getTime() + ms).toISOString() });
+
+  /**
+   * Holds the claim of one attempt: renews it every third of the lease, and
+   * gives the attempt up (aborting the conversation) once it is taken over,
+   * settled elsewhere, or less than the safety margin of the lease is left.
+   */
+  const holdClaim = (id: string, fence: Fence, claimedAt: number) => {
+    const controller = new AbortController();
+    let leaseFrom = claimedAt; // monotonic, taken before the write: the lease others see starts later
+    let lostBecause: string | undefined;
+    let handedAt: number | undefined;
+    // Once the message has left, only the server's answer decides: waiting for it, nothing is given up.
+    const giveUp = (reason: string) => {
+      if (handedAt !== undefined) return;
+      lostBecause ??= reason;
+      controller.abort(new Error(reason));
     };
-    const timer = setInterval(renew, leaseMs / 3);
-    return () => clearInterval(timer);
+    const leftMs = () => leaseFrom + leaseMs - performance.now();
+    const renew = async (): Promise<void> => {
+      const issued = performance.now();
+      if (await store.execute(renewClaim(id, fence, leaseUntil(leaseMs)))) leaseFrom = issued;
+      else giveUp('another replica took the delivery over, or it was settled');
+    };
+    const timer = setInterval(() => {
+      if (leftMs() < safetyMs) return giveUp(`less than ${Math.round(safetyMs)} ms of the lease left`);
+      renew().catch((error: unknown) => logger.warn({ err: error, deliveryId: id }, 'could not renew the claim; the hand-over checks it again'));
+    }, leaseMs / 3);
+    return {
+      signal: controller.signal,
+      /** The last check before the message leaves: through the log, with enough lease left. */
+      handOver: async (): Promise<void> => {
+        if (lostBecause === undefined) {
+          try {
+            await renew();
+          } catch (error) {
+            giveUp(`the claim could not be confirmed: ${describe(error)}`);
+          }
+        }
+        if (lostBecause === undefined && leftMs() < safetyMs) giveUp(`less than ${Math.round(safetyMs)} ms of the lease left`);
+        if (lostBecause !== undefined) throw new Error(lostBecause);
+        handedAt = performance.now();
+      },
+      get lostBecause() {
+        return lostBecause;
+      },
+      get handedAt() {
+        return handedAt;
+      },
+      release: () => clearInterval(timer),
+    };
   };
 
   const attempt = async (id: string): Promise<void> => {
     const unrecorded = sentUnrecorded.get(id);
     if (unrecorded) return recordSent(id, unrecorded);
-    const at = now();
-    const claimant = { replica, now: at.toISOString(), until: new Date(at.getTime() + leaseMs).toISOString() };
-    const delivery = await store.execute(beginAttempt(id, claimant));
-    if (!delivery) return followUp(id);
-    const attempts = delivery.attempts + 1;
-    const release = keepClaim(id);
+    const current = deliveryById(store.state, id);
+    if (current?.status !== 'QUEUED') return;
+    const left = othersClaimLeft(current);
+    if (left !== undefined && left > 0) return schedule(id, left);
+    const claimedAt = performance.now();
+    const begun = await store.execute(
+      beginAttempt(id, { replica, ...leaseUntil(leaseMs), ...(left !== undefined && current.claim && { takeOver: claimKey(current.claim) }) }),
+    );
+    if (!begun) return followUp(id);
+    seen.delete(id);
+    const { delivery, fence } = begun;
+    const claim = holdClaim(id, fence, claimedAt);
     try {
       const content = renderWelcomeEmail(delivery.toName);
-      await mailer.send({ deliveryId: id, messageId: delivery.messageId, to: { name: delivery.toName, address: delivery.to }, ...content });
+      await mailer.send({ deliveryId: id, messageId: delivery.messageId, to: { name: delivery.toName, address: delivery.to }, ...content }, claim);
     } catch (error) {
-      release();
-      const reason = describe(error);
-      if (isPermanent(error)) {
-        await store.execute(recordOutcome(id, { kind: 'failed', error: reason }));
-        logger.warn({ deliveryId: id, attempts, code: (error as { responseCode?: number }).responseCode }, 'email refused for good');
-      } else {
-        const delay = backoffMs(attempts, retry);
-        const hold = { by: replica, until: new Date(now().getTime() + delay).toISOString() };
-        await store.execute(recordOutcome(id, { kind: 'retrying', error: reason, hold }));
-        logger.warn({ deliveryId: id, attempts, retryInMs: Math.round(delay), err: { code: (error as { code?: string }).code } }, 'email not sent; will retry');
-        schedule(id, delay);
+      claim.release();
+      if (claim.lostBecause !== undefined) {
+        logger.warn({ deliveryId: id, attempts: fence.attempt, reason: claim.lostBecause }, 'attempt given up before the message was handed over');
+        // Nothing of it left and, as far as this replica knows, the claim is still its own (the log was out of
+        // reach, or the lease ran short with nobody taking over): nobody else sends it, so try again later.
+        const latest = deliveryById(store.state, id);
+        if (holdsClaim(latest, fence)) {
+          return schedule(id, backoffMs(fence.attempt, retry));
+        }
+        return followUp(id);
       }
-      return;
+      return settleFailure(id, fence, delivery, error);
     }
-    release();
+    claim.release();
+    if (claim.handedAt !== undefined) onHandedOver?.(performance.now() - claim.handedAt);
+    resume();
     // Outside the catch: a log out of reach here must not count as a failed send, or the email would go out twice.
-    await recordSent(id, { at: now().toISOString(), attempts });
+    await recordSent(id, { fence, at: now().toISOString() });
   };
 
-  const pump = () => {
-    while (!closed && inFlight.size < concurrency && due.size) {
+  const settleFailure = async (id: string, fence: Fence, delivery: Delivery, error: unknown): Promise<void> => {
+    const reason = describe(error);
+    const failure = classifySendError(error);
+    const code = (error as { responseCode?: number; code?: string }).responseCode ?? (error as { code?: string }).code;
+    if (failure === 'server') {
+      const delay = backoffMs((paused?.streak ?? 0) + 1, retry);
+      await store.execute(recordOutcome(id, fence, { kind: 'retrying', error: reason, hold: leaseUntil(delay + leaseMs) }));
+      pause('smtp', error);
+      due.add(id);
+      return;
+    }
+    resume();
+    const age = now().getTime() - Date.parse(delivery.createdAt);
+    if (failure === 'refused' || age >= retry.maxAgeMs) {
+      const why = failure === 'refused' ? reason : `${reason} (still deferred after ${Math.round(age / 60_000)} min, past SMTP_RETRY_MAX_AGE_MS)`;
+      await store.execute(recordOutcome(id, fence, { kind: 'failed', error: why }));
+      logger.warn({ deliveryId: id, attempts: fence.attempt, code }, 'email refused for good');
+      return;
+    }
+    const delay = backoffMs(fence.attempt, retry);
+    await store.execute(recordOutcome(id, fence, { kind: 'retrying', error: reason, hold: leaseUntil(delay + leaseMs) }));
+    logger.warn({ deliveryId: id, attempts: fence.attempt, retryInMs: Math.round(delay), code }, 'email deferred by the server; will retry');
+    schedule(id, delay);
+  };
+
+  function pump(): void {
+    // Paused: one probe at a time once the backoff has passed.
+    const limit = paused ? (performance.now() >= paused.until ? 1 : 0) : concurrency;
+    // A timer can fire a few ms before `until` as performance.now() reads it (it counts from the event
+    // loop's cached clock): look again then, or the worker would stay paused with nothing to wake it.
+    if (paused && limit === 0 && !closed) {
+      clearTimeout(resumeTimer);
+      resumeTimer = setTimeout(pump, Math.ceil(paused.until - performance.now()) + 1);
+    }
+    while (!closed && inFlight.size < limit && due.size) {
       const id = due.values().next().value!;
       due.delete(id);
       const run = attempt(id)
         .catch((error: unknown) => {
-          logger.error({ err: error, deliveryId: id }, 'delivery attempt crashed');
-          // The log was out of reach (a database down): try again later; a sent email only has its outcome recorded.
-          if (error instanceof LogUnavailableError) schedule(id, backoffMs(1, retry));
+          if (error instanceof LogUnavailableError) {
+            pause('log', error);
+            due.add(id);
+          } else logger.error({ err: error, deliveryId: id }, 'delivery attempt crashed');
         })
         .finally(() => {
           inFlight.delete(id);
@@ -143,7 +300,7 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
         });
       inFlight.set(id, run);
     }
-  };
+  }
 
   function schedule(id: string, delayMs = 0): void {
     if (closed || timers.has(id) || due.has(id) || (inFlight.has(id) && delayMs === 0)) return;
@@ -157,11 +314,13 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
 
   // Deliveries this replica holds are on its own timers; the rest are followed up here.
   const scan = () => {
-    const at = now().toISOString();
-    for (const delivery of pendingDeliveries(store.state)) {
+    const pending = pendingDeliveries(store.state);
+    const pendingIds = new Set(pending.map((delivery) => delivery.id));
+    for (const id of seen.keys()) if (!pendingIds.has(id)) seen.delete(id);
+    for (const delivery of pending) {
       if (delivery.claim?.by === replica) continue;
-      if (liveClaimOfOther(delivery, replica, at)) followUp(delivery.id);
-      else schedule(delivery.id);
+      followUp(delivery.id);
+      if (!delivery.claim) schedule(delivery.id);
     }
   };
   const scanner = scanMs === undefined ? undefined : setInterval(scan, scanMs);
@@ -172,6 +331,7 @@ export const startDeliveryWorker = ({ store, mailer, logger, retry, now, replica
     async close() {
       closed = true;
       clearInterval(scanner);
+      clearTimeout(resumeTimer);
       for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
       await Promise.all(inFlight.values());

@@ -31,7 +31,7 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
     initial: emptyNotificationsState(),
     build: ({ store, backend, logger: serviceLogger, metrics }) => {
       const lag = async () => ({ head: await backend.head('users'), consumed: store.state.cursor });
-      const { emails } = registerNotificationsMetrics(metrics, lag);
+      const { emails, poisoned, handOver, paused } = registerNotificationsMetrics(metrics, lag);
       const now = () => new Date();
       const shared = Boolean(config.DATABASE_URL);
       const leaseMs = config.DELIVERY_LEASE_MS;
@@ -39,7 +39,7 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
         createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, outboxDir: join(config.DATA_DIR, 'outbox'), logger: serviceLogger }),
         emails,
       );
-      const retry = { baseMs: config.SMTP_RETRY_BASE_MS, maxMs: config.SMTP_RETRY_MAX_MS };
+      const retry = { baseMs: config.SMTP_RETRY_BASE_MS, maxMs: config.SMTP_RETRY_MAX_MS, maxAgeMs: config.SMTP_RETRY_MAX_AGE_MS };
       const replica = replicaIdOf(config);
       serviceLogger.info({ replica, leaseMs, shared }, 'delivery claims');
       const worker = startDeliveryWorker({
@@ -51,6 +51,8 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
         replica,
         leaseMs,
         scanMs: shared ? config.DELIVERY_SCAN_MS : undefined,
+        onPause: paused,
+        onHandedOver: (ms) => handOver.observe(ms / 1000),
       });
       for (const delivery of queuedDeliveries(store.state)) worker.schedule(delivery.id);
       const consumer = startUserEventsConsumer({
@@ -60,6 +62,7 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
         now,
         logger: serviceLogger,
         onQueued: (id) => worker.schedule(id),
+        onPoisoned: (count) => poisoned.inc(count),
       });
       // Ready once the consumer has caught up with the users' stream after start. Later lag is a
       // metric (consumer_lag_records), not a reason to leave rotation: every replica would leave at once.

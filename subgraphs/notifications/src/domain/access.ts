@@ -10,3 +10,6 @@ export const mayReadEmails = (viewer: Viewer | undefined, userId: string): boole
 
 /** A user may have their own welcome email resent; holders of `notifications:write` anyone's. */
 export const mayResend = (viewer: Viewer | undefined, userId: string): boolean => isSelfOrHasScope(viewer, userId, WRITE_NOTIFICATIONS_SCOPE);
+
+/** The events this service could not consume are for operators: holders of `notifications:write`. */
+export const mayReadPoisoned = (viewer: Viewer | undefined): boolean => viewer?.scopes.has(WRITE_NOTIFICATIONS_SCOPE) ?? false;

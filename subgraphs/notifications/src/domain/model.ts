@@ -9,14 +9,39 @@ export type DeliveryStatus = 'QUEUED' | 'SENT' | 'FAILED';
 export type EmailKind = 'WELCOME';
 
 /**
- * "Delivery d claimed by replica r until t": only r may start an SMTP attempt
- * before t; after t any replica may take it over.
+ * "Delivery d claimed by replica r for attempt n": only r may start, hand
+ * over or settle attempt n. Another replica may take it over once it has
+ * watched this very claim (same `by`, `attempt`, `renewals`) outlive
+ * `leaseMs` on its own monotonic clock, so clocks that differ between hosts
+ * cannot shorten a lease.
  */
 export interface Claim {
   /** The replica id of the claimer. */
   readonly by: string;
-  /** ISO time the lease ends. */
+  /** The attempt it was taken for (the delivery's `attempts` then): with `by`, the fence every outcome must show. */
+  readonly attempt: number;
+  /** How long the claim lasts after it is seen, written or renewed. */
+  readonly leaseMs: number;
+  /** Renewals so far: each one makes the claim new to the replicas watching it. */
+  readonly renewals: number;
+  /** ISO end of the lease by the claimer's wall clock: for people reading the state, never for deciding. */
   readonly until: string;
+}
+
+/** Who may settle an attempt: the replica and the attempt number its claim was taken for. */
+export interface Fence {
+  readonly by: string;
+  readonly attempt: number;
+}
+
+/** A users-log event this service could not consume: kept for operators, never dropped silently. */
+export interface PoisonedEvent {
+  /** The users-log version of the record that carried it. */
+  readonly version: number;
+  /** Its position among the record's events. */
+  readonly index: number;
+  readonly reason: string;
+  readonly at: string;
 }
 
 export interface Delivery {
@@ -50,6 +75,8 @@ export interface NotificationsState {
    * before it existed (their queued deliveries are found by the start-up scan).
    */
   readonly queuedIds?: HashTrie<string>;
+  /** Events of the users' log that could not be consumed, oldest first. Absent until the first one. */
+  readonly poisoned?: readonly PoisonedEvent[];
 }
 
 export const emptyNotificationsState = (): NotificationsState => ({

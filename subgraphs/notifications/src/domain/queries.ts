@@ -1,6 +1,6 @@
 import type { Immutable } from 'immer';
 import { trieGet, trieValues } from '../../../../lib/hash-trie';
-import type { Claim, Delivery, NotificationsState } from './model';
+import type { Claim, Delivery, Fence, NotificationsState, PoisonedEvent } from './model';
 
 type State = Immutable<NotificationsState>;
 
@@ -27,6 +27,12 @@ export const queuedDeliveries = (state: State): Immutable<Delivery>[] =>
     .filter((delivery) => delivery.status === 'QUEUED')
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 
-/** The claim of another replica than `replica` whose lease still runs at `now` (ISO), if any. */
-export const liveClaimOfOther = (delivery: Immutable<Delivery>, replica: string, now: string): Claim | undefined =>
-  delivery.claim && delivery.claim.by !== replica && Date.parse(delivery.claim.until) > Date.parse(now) ? delivery.claim : undefined;
+/** Names one claim exactly: a renewal or a new attempt gives it a new key. */
+export const claimKey = (claim: Claim): string => `${claim.by}#${claim.attempt}#${claim.renewals}`;
+
+/** True when `delivery` is QUEUED and still claimed for the attempt `fence` names. */
+export const holdsClaim = (delivery: Immutable<Delivery> | undefined, fence: Fence): boolean =>
+  delivery?.status === 'QUEUED' && delivery.claim?.by === fence.by && delivery.claim.attempt === fence.attempt;
+
+/** Events of the users' log that could not be consumed, oldest first. */
+export const poisonedEvents = (state: State): readonly Immutable<PoisonedEvent>[] => state.poisoned ?? [];

@@ -1,6 +1,6 @@
 import type { Draft } from 'immer';
 import { emptyTrie, trieDelete, trieGet, trieSet } from '../../../../lib/hash-trie';
-import type { Claim, Delivery, NotificationsState } from './model';
+import type { Claim, Delivery, NotificationsState, PoisonedEvent } from './model';
 
 type D = Draft<NotificationsState>;
 
@@ -30,16 +30,17 @@ export const queueDeliveries = (draft: D, deliveries: readonly Delivery[], curso
   draft.cursor = cursor;
 };
 
-/** Counts an attempt and, when given, records who claimed it and until when. */
-export const startAttempt = (draft: D, id: string, claim?: Claim): void => {
+/** Counts an attempt and claims it for its replica. */
+export const startAttempt = (draft: D, id: string, claim: Claim): void => {
   const delivery = deliveryIn(draft, id);
   delivery.attempts += 1;
-  if (claim) delivery.claim = { ...claim };
+  delivery.claim = { ...claim };
 };
 
-export const extendClaim = (draft: D, id: string, until: string): void => {
+/** Renews the claim: a new lease, from now, under a new key. */
+export const extendClaim = (draft: D, id: string, lease: { readonly leaseMs: number; readonly until: string }): void => {
   const { claim } = deliveryIn(draft, id);
-  if (claim) claim.until = until;
+  if (claim) Object.assign(claim, { leaseMs: lease.leaseMs, until: lease.until, renewals: claim.renewals + 1 });
 };
 
 export const markSent = (draft: D, id: string, sentAt: string): void => {
@@ -49,12 +50,10 @@ export const markSent = (draft: D, id: string, sentAt: string): void => {
   unmarkQueued(draft, id);
 };
 
-/** A transient failure: stays QUEUED for another attempt, held by `hold` until then when given. */
-export const markRetrying = (draft: D, id: string, error: string, hold?: Claim): void => {
-  const delivery = deliveryIn(draft, id);
-  delivery.lastError = error;
-  // A replica that took the delivery over meanwhile keeps it.
-  if (hold && (!delivery.claim || delivery.claim.by === hold.by)) delivery.claim = { ...hold };
+/** A transient failure: stays QUEUED for another attempt, its claim (renewed with the hold) kept until then. */
+export const markRetrying = (draft: D, id: string, error: string, hold: { readonly leaseMs: number; readonly until: string }): void => {
+  deliveryIn(draft, id).lastError = error;
+  extendClaim(draft, id, hold);
 };
 
 export const markFailed = (draft: D, id: string, error: string): void => {
@@ -69,4 +68,9 @@ export const requeue = (draft: D, id: string): void => {
   delivery.status = 'QUEUED';
   delete delivery.claim;
   markQueued(draft, id);
+};
+
+export const recordPoisoned = (draft: D, poisoned: readonly PoisonedEvent[]): void => {
+  draft.poisoned ??= [];
+  draft.poisoned.push(...poisoned);
 };

@@ -64,6 +64,25 @@ export type NotificationErrorCode =
   | 'NOT_FAILED'
   | 'UNKNOWN_USER';
 
+/** An event of the users' log that could not be consumed: recorded, and the consumer went on. */
+export type PoisonedUserEvent = {
+  __typename?: 'PoisonedUserEvent';
+  /** When it was found, ISO 8601 in UTC. */
+  at: Scalars['String']['output'];
+  /** Its position among the record's events. */
+  index: Scalars['Int']['output'];
+  /** What is wrong with it. */
+  reason: Scalars['String']['output'];
+  /** The users-log version of the record that carried it. */
+  version: Scalars['Int']['output'];
+};
+
+export type Query = {
+  __typename?: 'Query';
+  /** Events of the users' log this service could not consume, oldest first: for operators, with the notifications:write scope. */
+  poisonedUserEvents: Array<PoisonedUserEvent>;
+};
+
 export type ResendWelcomeEmailPayload = {
   __typename?: 'ResendWelcomeEmailPayload';
   delivery?: Maybe<EmailDelivery>;
@@ -183,6 +202,8 @@ export type ResolversTypes = ResolversObject<{
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   NotificationError: ResolverTypeWrapper<NotificationError>;
   NotificationErrorCode: NotificationErrorCode;
+  PoisonedUserEvent: ResolverTypeWrapper<PoisonedUserEvent>;
+  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ResendWelcomeEmailPayload: ResolverTypeWrapper<Omit<ResendWelcomeEmailPayload, 'delivery'> & { delivery?: Maybe<ResolversTypes['EmailDelivery']> }>;
   User: ResolverTypeWrapper<UserRefModel>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -196,6 +217,8 @@ export type ResolversParentTypes = ResolversObject<{
   String: Scalars['String']['output'];
   Mutation: Record<PropertyKey, never>;
   NotificationError: NotificationError;
+  PoisonedUserEvent: PoisonedUserEvent;
+  Query: Record<PropertyKey, never>;
   ResendWelcomeEmailPayload: Omit<ResendWelcomeEmailPayload, 'delivery'> & { delivery?: Maybe<ResolversParentTypes['EmailDelivery']> };
   User: UserRefModel;
   Boolean: Scalars['Boolean']['output'];
@@ -222,6 +245,17 @@ export type NotificationErrorResolvers<ContextType = Context, ParentType extends
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type PoisonedUserEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PoisonedUserEvent'] = ResolversParentTypes['PoisonedUserEvent']> = ResolversObject<{
+  at?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  index?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+  poisonedUserEvents?: Resolver<Array<ResolversTypes['PoisonedUserEvent']>, ParentType, ContextType>;
+}>;
+
 export type ResendWelcomeEmailPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ResendWelcomeEmailPayload'] = ResolversParentTypes['ResendWelcomeEmailPayload']> = ResolversObject<{
   delivery?: Resolver<Maybe<ResolversTypes['EmailDelivery']>, ParentType, ContextType>;
   errors?: Resolver<Array<ResolversTypes['NotificationError']>, ParentType, ContextType>;
@@ -238,6 +272,8 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   EmailDelivery?: EmailDeliveryResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   NotificationError?: NotificationErrorResolvers<ContextType>;
+  PoisonedUserEvent?: PoisonedUserEventResolvers<ContextType>;
+  Query?: QueryResolvers<ContextType>;
   ResendWelcomeEmailPayload?: ResendWelcomeEmailPayloadResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
