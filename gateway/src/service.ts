@@ -1,3 +1,4 @@
+import { httpLimitsOf } from '../../lib/config';
 import type { GatewayConfig } from './config';
 import type { Logger } from '../../lib/logger';
 import { createPool, databaseUnreachable } from '../../lib/postgres';
@@ -77,6 +78,7 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
       trustProxy: config.TRUST_PROXY,
       metrics,
       metricsToken: config.METRICS_TOKEN,
+      limits: httpLimitsOf(config),
     });
   } catch (error) {
     await shared.close();

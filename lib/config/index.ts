@@ -65,6 +65,13 @@ export const commonConfig = defineConfig({
     SUBGRAPH_SECRET: secret,
     TRUST_PROXY: trustProxy,
     SHUTDOWN_GRACE_MS: positive(10_000),
+    /** A client must send a request's headers within this, and the whole request within the next: slow clients cannot hold sockets. */
+    HTTP_HEADERS_TIMEOUT_MS: positive(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: positive(30_000),
+    /** Longer than a load balancer's usual 60 s idle timeout, so the balancer, not this server, closes idle connections (fastify's 72 s). */
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: positive(72_000),
+    /** Sockets open at once; past it new ones are closed at once. */
+    HTTP_MAX_CONNECTIONS: positive(10_000),
     METRICS_TOKEN: secret,
     /** Unset: the embedded backend under DATA_DIR (subgraphs) and counters in memory (gateway). */
     DATABASE_URL: databaseUrl,
@@ -72,7 +79,26 @@ export const commonConfig = defineConfig({
   requiredInProduction: {
     SUBGRAPH_SECRET: 'required in production: the shared secret the gateway sends and the subgraphs demand',
   },
+  check: (values) =>
+    values.HTTP_HEADERS_TIMEOUT_MS > values.HTTP_REQUEST_TIMEOUT_MS
+      ? [`HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${values.HTTP_REQUEST_TIMEOUT_MS}), got ${values.HTTP_HEADERS_TIMEOUT_MS}`]
+      : [],
 });
+
+/** The limits every service's HTTP server holds its clients to. */
+export const httpLimitsOf = (config: CommonConfig): HttpLimits => ({
+  headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+  keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+  maxConnections: config.HTTP_MAX_CONNECTIONS,
+});
+
+export interface HttpLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxConnections: number;
+}
 
 export type CommonKeys = ReturnType<typeof commonConfig.keys>;
 export type CommonConfig = ConfigOf<typeof commonConfig>;

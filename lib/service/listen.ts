@@ -4,6 +4,7 @@ import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import bodyParser from 'body-parser';
 import cors, { type CorsOptions } from 'cors';
 import type { Logger } from 'pino';
+import type { HttpLimits } from '../config';
 import type { Viewer } from '../viewer';
 import { METRICS_CONTENT_TYPE, renderMetrics, type ServiceMetrics } from '../metrics';
 import {
@@ -52,6 +53,8 @@ export interface ListenOptions<C extends BaseContext> {
   readonly metrics?: ServiceMetrics;
   /** Set: `/metrics` demands `Authorization: Bearer <token>`. */
   readonly metricsToken?: string | undefined;
+  /** How long clients may take and how many sockets may be open. */
+  readonly limits: HttpLimits;
 }
 
 export interface RunningService {
@@ -170,7 +173,18 @@ export const listenService = async <C extends BaseContext>(options: ListenOption
     }
   };
 
-  const http = createServer(handle);
+  const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections } = options.limits;
+  const http = createServer(
+    {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      // Node looks for expired headers and requests this often (30 s by default, longer than the timeouts themselves).
+      connectionsCheckingInterval: Math.min(1_000, headersTimeoutMs),
+    },
+    handle,
+  );
+  http.maxConnections = maxConnections;
   server = http;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

@@ -7,7 +7,7 @@ import {
   ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
-import type { ConfigOf, subgraphConfig } from '../config';
+import { httpLimitsOf, type ConfigOf, type subgraphConfig } from '../config';
 import { openLogBackend, type LogBackend } from '../log';
 import type { Logger } from '../logger';
 import { createAppendHistogram, createServiceMetrics, graphqlMetricsPlugin, type ServiceMetrics } from '../metrics';
@@ -151,6 +151,7 @@ export const startSubgraph = async <S extends object, E, C extends SubgraphConte
       secret: config.SUBGRAPH_SECRET,
       metrics,
       metricsToken: config.METRICS_TOKEN,
+      limits: httpLimitsOf(config),
       onStop: close,
     });
   } catch (error) {

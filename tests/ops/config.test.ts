@@ -136,6 +136,19 @@ describe('loadConfig', () => {
     expect(loadConfig(notificationsConfig, {}).SMTP_RETRY_MAX_AGE_MS).toBe(5 * 24 * 3_600_000);
   });
 
+  it('bounds slow clients by default, keeps idle connections past a balancer\'s 60 s, and refuses a headers timeout past the request timeout', () => {
+    expect(loadConfig(usersConfig, {})).toMatchObject({
+      HTTP_HEADERS_TIMEOUT_MS: 10_000,
+      HTTP_REQUEST_TIMEOUT_MS: 30_000,
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: 72_000,
+      HTTP_MAX_CONNECTIONS: 10_000,
+    });
+    expect(loadConfig(gatewayConfig, { HTTP_MAX_CONNECTIONS: '500' }).HTTP_MAX_CONNECTIONS).toBe(500);
+    expect(() => loadConfig(notificationsConfig, { HTTP_HEADERS_TIMEOUT_MS: '40000' })).toThrow(
+      /HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS \(30000\), got 40000/,
+    );
+  });
+
   it('refuses the benchmark-only LOG_FSYNC=off in production', () => {
     const secret = { SUBGRAPH_SECRET: 'a-long-enough-secret' };
     expect(loadConfig(usersConfig, {}).LOG_FSYNC).toBe('on');
