@@ -79,10 +79,16 @@ export const commonConfig = defineConfig({
   requiredInProduction: {
     SUBGRAPH_SECRET: 'required in production: the shared secret the gateway sends and the subgraphs demand',
   },
-  check: (values) =>
-    values.HTTP_HEADERS_TIMEOUT_MS > values.HTTP_REQUEST_TIMEOUT_MS
+  check: (values, { production }) => [
+    ...(values.HTTP_HEADERS_TIMEOUT_MS > values.HTTP_REQUEST_TIMEOUT_MS
       ? [`HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${values.HTTP_REQUEST_TIMEOUT_MS}), got ${values.HTTP_HEADERS_TIMEOUT_MS}`]
-      : [],
+      : []),
+    ...(production && values.TRUST_PROXY === true
+      ? [
+          'TRUST_PROXY: true trusts the leftmost X-Forwarded-For entry, which any client writes (one client would pass for many); refused in production: give the number of proxies in front (a hop count) or their addresses or subnets',
+        ]
+      : []),
+  ],
 });
 
 /** The limits every service's HTTP server holds its clients to. */

@@ -93,6 +93,9 @@ describe('loadConfig', () => {
     expect(loadConfig(systemConfig, { CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://a.example.com', 'http://localhost:5173']);
     expect(loadConfig(systemConfig, { TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
     expect(loadConfig(systemConfig, { TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    const production = { NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret' };
+    expect(() => loadConfig(usersConfig, { ...production, TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY: true trusts the leftmost X-Forwarded-For entry, which any client writes/);
+    expect(loadConfig(usersConfig, { ...production, TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
     expect(loadConfig(systemConfig, { TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
     expect(loadConfig(usersConfig, {}).LOG_READERS).toEqual(['notifications']);
     expect(loadConfig(usersConfig, { LOG_READERS: 'notifications, audit' }).LOG_READERS).toEqual(['notifications', 'audit']);
