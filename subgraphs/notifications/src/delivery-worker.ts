@@ -99,7 +99,8 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
   const inFlight = new Map<string, Promise<void>>();
   /** Other replicas' claims as this replica first saw them, by delivery id: when (monotonic) it saw which claim. */
   const seen = new Map<string, { readonly key: string; readonly at: number }>();
-  let paused: { readonly cause: PauseCause; readonly streak: number; readonly until: number; readonly since: number } | undefined;
+  /** While paused: why, how many failures in a row, since when, and whether the backoff is over so one probe may run. */
+  let paused: { readonly cause: PauseCause; readonly streak: number; readonly since: number; probing: boolean } | undefined;
   let resumeTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -124,7 +125,8 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
     if (left !== undefined) schedule(id, Math.max(0, left));
   };
 
-  const pause = (cause: PauseCause, error: unknown): void => {
+  /** Stops sending for a backoff, after which one delivery at a time probes; returns the backoff. */
+  const pause = (cause: PauseCause, error: unknown): number => {
     const streak = (paused?.streak ?? 0) + 1;
     const delay = backoffMs(streak, retry);
     const what = cause === 'smtp' ? 'the SMTP server refuses us or cannot be reached' : 'the log is out of reach';
@@ -135,9 +137,14 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
     } else if (streak === PROBES_BEFORE_ERROR) {
       logger.error({ err: error, cause, probes: streak - 1, retryInMs: Math.round(delay) }, `${what}, still: sending paused, deliveries kept`);
     }
-    paused = { cause, streak, until: performance.now() + delay, since: paused?.since ?? performance.now() };
+    const current = { cause, streak, since: paused?.since ?? performance.now(), probing: false };
+    paused = current;
     clearTimeout(resumeTimer);
-    resumeTimer = setTimeout(pump, delay);
+    resumeTimer = setTimeout(() => {
+      current.probing = true;
+      pump();
+    }, delay);
+    return delay;
   };
 
   const resume = (): void => {
@@ -255,10 +262,9 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
     const failure = classifySendError(error);
     const code = (error as { responseCode?: number; code?: string }).responseCode ?? (error as { code?: string }).code;
     if (failure === 'server') {
-      const delay = backoffMs((paused?.streak ?? 0) + 1, retry);
-      await store.execute(recordOutcome(id, fence, { kind: 'retrying', error: reason, hold: leaseUntil(delay + leaseMs) }));
-      pause('smtp', error);
       due.add(id);
+      const delay = pause('smtp', error);
+      await store.execute(recordOutcome(id, fence, { kind: 'retrying', error: reason, hold: leaseUntil(delay + leaseMs) }));
       return;
     }
     resume();
@@ -276,14 +282,8 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
   };
 
   function pump(): void {
-    // Paused: one probe at a time once the backoff has passed.
-    const limit = paused ? (performance.now() >= paused.until ? 1 : 0) : concurrency;
-    // A timer can fire a few ms before `until` as performance.now() reads it (it counts from the event
-    // loop's cached clock): look again then, or the worker would stay paused with nothing to wake it.
-    if (paused && limit === 0 && !closed) {
-      clearTimeout(resumeTimer);
-      resumeTimer = setTimeout(pump, Math.ceil(paused.until - performance.now()) + 1);
-    }
+    // Paused: nothing until the backoff's timer fires, then one probe at a time.
+    const limit = paused ? (paused.probing ? 1 : 0) : concurrency;
     while (!closed && inFlight.size < limit && due.size) {
       const id = due.values().next().value!;
       due.delete(id);
