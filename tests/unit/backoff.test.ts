@@ -1,4 +1,5 @@
-import { backoffMs, type RetryPolicy } from '../../subgraphs/notifications/src/delivery-worker';
+import { backoffMs } from '../../lib/backoff';
+import type { RetryPolicy } from '../../subgraphs/notifications/src/delivery-worker';
 
 const policy: RetryPolicy = { baseMs: 100, maxMs: 5_000, maxAgeMs: 60_000 };
 /** The delay before jitter: with `random` at its top, equal jitter gives the full capped delay. */

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { backoffMs, type Backoff } from '../../../lib/backoff';
 import type { Logger } from '../../../lib/logger';
 import { LogUnavailableError } from '../../../lib/log';
 import type { Store } from '../../../lib/store';
@@ -17,9 +18,7 @@ import {
 } from './domain';
 import { classifySendError, type Mailer } from './mailer';
 
-export interface RetryPolicy {
-  readonly baseMs: number;
-  readonly maxMs: number;
+export interface RetryPolicy extends Backoff {
   /** A delivery the server keeps deferring (4xx) is FAILED once it has been queued this long. */
   readonly maxAgeMs: number;
 }
@@ -62,12 +61,6 @@ export interface DeliveryWorker {
   schedule(id: string, delayMs?: number): void;
   close(): Promise<void>;
 }
-
-/** Exponential backoff with equal jitter: half the capped delay, plus up to half again at random. */
-export const backoffMs = (attempt: number, { baseMs, maxMs }: Pick<RetryPolicy, 'baseMs' | 'maxMs'>, random = Math.random): number => {
-  const capped = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return capped / 2 + random() * (capped / 2);
-};
 
 const describe = (error: unknown): string => {
   const { responseCode, code, message } = error as { responseCode?: number; code?: string; message?: string };
