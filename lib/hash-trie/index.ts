@@ -73,14 +73,23 @@ export const trieSet = <V>(trie: Draft<HashTrie<V>>, key: string, value: V): voi
   node[key] = value;
 };
 
-/** Removes `key` inside a recipe; emptied nodes stay, for the next insert under them. */
+/** Removes `key` inside a recipe, and the nodes that leaves empty. */
 export const trieDelete = <V>(trie: Draft<HashTrie<V>>, key: string): void => {
-  let node = trie as unknown as Record<string, unknown> | undefined;
+  const path: [Record<string, unknown>, string][] = [];
+  let node = trie as unknown as Record<string, unknown>;
   for (const digit of pathOf(key)) {
-    node = node![digit] as Record<string, unknown> | undefined;
+    path.push([node, digit]);
+    node = node[digit] as Record<string, unknown>;
     if (node === undefined) return;
   }
-  if (Object.hasOwn(node!, key)) delete node![key];
+  if (!Object.hasOwn(node, key)) return;
+  delete node[key];
+  // Emptied nodes go too: the trie keeps the shape `buildTrie` gives the same entries (as a snapshot loads them).
+  while (path.length) {
+    const [parent, digit] = path.pop()!;
+    if (Object.keys(parent[digit] as object).length) return;
+    delete parent[digit];
+  }
 };
 
 /** Every value, in no particular order. Visits the whole trie: for start-up scans, not requests. */

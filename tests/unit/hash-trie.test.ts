@@ -1,5 +1,5 @@
 import { applyPatches, enablePatches, freeze, produce, produceWithPatches, type Draft } from 'immer';
-import { TRIE_LEVELS, emptyTrie, trieDelete, trieGet, trieHas, trieSet, trieValues, type HashTrie } from '../../lib/hash-trie';
+import { TRIE_LEVELS, buildTrie, emptyTrie, trieDelete, trieGet, trieHas, trieSet, trieValues, type HashTrie } from '../../lib/hash-trie';
 
 enablePatches();
 
@@ -39,6 +39,17 @@ describe('hash-trie', () => {
     expect(trieGet(next, 'key-8')).toBe(8);
     expect(trieHas(trie, 'key-7')).toBe(true);
     expect(applyPatches(trie, patches)).toEqual(next);
+  });
+
+  it('leaves no emptied node behind: the trie is the one buildTrie makes of the keys left, as a snapshot loads it', () => {
+    const entries = keys(300).map((key, i) => [key, i] as const);
+    const next = produce(trieOf(entries), (draft) => {
+      for (const [key] of entries.slice(0, 200)) trieDelete(draft, key);
+    });
+    const left = entries.slice(200);
+
+    expect(next).toEqual(buildTrie(left.map(([key]) => key), left.map(([, value]) => value)));
+    expect(produce(next, (draft) => left.forEach(([key]) => trieDelete(draft, key)))).toEqual(emptyTrie());
   });
 
   it('tells a key set to a falsy value from a missing one', () => {
