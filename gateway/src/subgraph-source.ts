@@ -68,7 +68,7 @@ const isUnanswered = (error: unknown): boolean => {
 
 /**
  * One POST over undici's connection pool, bounded as a whole (connect,
- * answer, body) by `timeoutMs`. undici instead of \`http.request\`: a small
+ * answer, body) by `timeoutMs`. undici instead of `http.request`: a small
  * subgraph call costs about half the CPU, and idle connections are retired
  * before the server's advertised keep-alive timeout.
  */

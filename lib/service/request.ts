@@ -15,6 +15,8 @@ export interface RequestScope {
   readonly clientIp: string;
   /** Who the caller is, once the service's `identify` step has run; undefined: anonymous. */
   readonly viewer: Viewer | undefined;
+  /** Aborted when the caller hangs up before its answer is sent (it gave up waiting). */
+  readonly signal: AbortSignal;
 }
 
 /** A request refused before GraphQL runs: answered with `status` and a GraphQL-shaped error. */
@@ -66,13 +68,27 @@ class LazyScope implements RequestScope {
   child: Logger | undefined;
   viewer: Viewer | undefined;
   private address: string | undefined;
+  private hangUp: AbortController | undefined;
 
   constructor(
     readonly requestId: string,
     private readonly parent: Logger,
     private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
     private readonly trusted: (address: string, hop: number) => boolean,
   ) {}
+
+  get signal(): AbortSignal {
+    if (!this.hangUp) {
+      const hangUp = (this.hangUp = new AbortController());
+      const abort = () => {
+        if (!this.res.writableFinished) hangUp.abort(new Error('the caller closed the connection before its answer'));
+      };
+      if (this.res.closed) abort();
+      else this.res.once('close', abort);
+    }
+    return this.hangUp.signal;
+  }
 
   get logger(): Logger {
     return (this.child ??= this.parent.child({ reqId: this.requestId }));
@@ -98,7 +114,7 @@ export const scopeRequest = (
 ): ((req: IncomingMessage, res: ServerResponse) => RequestScope & { viewer: Viewer | undefined }) => {
   const trusted = trustedBy(trustProxy);
   return (req, res) => {
-    const scope = new LazyScope(requestIdFrom(req.headers[REQUEST_ID_HEADER]), logger, req, trusted);
+    const scope = new LazyScope(requestIdFrom(req.headers[REQUEST_ID_HEADER]), logger, req, res, trusted);
     res.setHeader(REQUEST_ID_HEADER, scope.requestId);
     const started = performance.now();
     res.once('finish', () => {

@@ -61,6 +61,10 @@ class RequestParts {
   get viewer(): Viewer | undefined {
     return this.scope.viewer;
   }
+
+  get signal(): AbortSignal {
+    return this.scope.signal;
+  }
 }
 
 /** The caller the gateway names in the identity header; a header it did not sign is refused. */
@@ -73,8 +77,8 @@ const identifyByHeader = (subgraphSecret: string | undefined) => {
   };
 };
 
-/** What every subgraph's resolvers are given at least: the request's logger and caller. */
-type SubgraphContext = BaseContext & { readonly logger: Logger; readonly viewer?: Viewer | undefined };
+/** What every subgraph's resolvers are given at least: the request's logger, caller, and hang-up signal. */
+type SubgraphContext = BaseContext & { readonly logger: Logger; readonly viewer?: Viewer | undefined; readonly signal?: AbortSignal | undefined };
 
 /** What a subgraph makes of its open store: its server, its resolvers' context, and what it runs beside them. */
 export interface SubgraphParts<C extends SubgraphContext> {
@@ -135,7 +139,7 @@ export const startSubgraph = async <S extends object, E, C extends SubgraphConte
     const parts = await build({ store, backend, logger, metrics });
     if (parts.stop) closing.push(parts.stop);
     // Each request's own logger and viewer replace the service's.
-    const { logger: _serviceLogger, viewer: _viewer, ...shared } = parts.context;
+    const { logger: _serviceLogger, viewer: _viewer, signal: _signal, ...shared } = parts.context;
     return await listenService({
       name,
       apollo: parts.createServer({ production: config.NODE_ENV === 'production', plugins: [graphqlMetricsPlugin(metrics)] }),

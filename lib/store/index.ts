@@ -1,5 +1,6 @@
 import { applyPatches, enablePatches, freeze, produceWithPatches, type Draft, type Immutable, type Patch } from 'immer';
 import type { Logger } from 'pino';
+import { backoffMs, type Backoff } from '../backoff';
 import { LogUnavailableError, VersionConflictError, type LogBackend, type LogRecord } from '../log';
 
 /**
@@ -14,6 +15,23 @@ export interface Decision<S, E, R> {
 
 export type Command<S, E, R> = (state: Immutable<S>) => Decision<S, E, R>;
 
+export interface ExecuteOptions {
+  /**
+   * Aborted when the caller stops waiting (it hung up, its deadline passed):
+   * the command is then not decided again. An append already sent is never
+   * abandoned, since whether it landed matters.
+   */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * A command lost its race with other writers this many times in a row and was
+ * given up: nothing of it was written, so the caller may simply try again.
+ */
+export class ContentionError extends Error {
+  override readonly name = 'ContentionError';
+}
+
 export interface Store<S, E> {
   /** The newest durable state: what reads see. */
   readonly state: Immutable<S>;
@@ -23,7 +41,7 @@ export interface Store<S, E> {
    * written), appends its patches and events as the next version, and resolves
    * with its result once that record is durable.
    */
-  execute<R>(command: Command<S, E, R>): Promise<R>;
+  execute<R>(command: Command<S, E, R>, options?: ExecuteOptions): Promise<R>;
   /** Writes a snapshot of the durable state now (one also runs by itself per `snapshotEvery`). */
   snapshot(): Promise<void>;
   /** Reads what other writers (replicas) have appended so far: afterwards `state` includes it. */
@@ -64,7 +82,18 @@ export interface OpenStoreOptions<S> {
   readonly onFailure?: (error: Error) => void;
   /** Told how long each append took to become durable, in seconds (for metrics). */
   readonly onAppend?: (seconds: number) => void;
+  /** How often a command that loses races is decided again, and how long it waits between (defaults: `DEFAULT_CONFLICT_POLICY`). */
+  readonly conflicts?: ConflictPolicy;
 }
+
+export interface ConflictPolicy {
+  /** A command that loses this many races in a row fails with `ContentionError`. */
+  readonly limit: number;
+  /** From the second lost race on, the command waits this backoff (jittered) before it is decided again. */
+  readonly backoff: Backoff;
+}
+
+export const DEFAULT_CONFLICT_POLICY: ConflictPolicy = { limit: 10, backoff: { baseMs: 2, maxMs: 200 } };
 
 export const jsonCodec = <S>(): SnapshotCodec<S> => ({
   encode: (state) => [JSON.stringify(state)],
@@ -74,6 +103,8 @@ export const jsonCodec = <S>(): SnapshotCodec<S> => ({
 export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { records: 10_000, bytes: 64 * 1024 * 1024 };
 
 enablePatches();
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Replayed patches go into `applyPatches` this many records at a time. */
 const REPLAY_BATCH = 1000;
@@ -94,6 +125,7 @@ export const openStore = async <S extends object, E = unknown>({
   onAppend,
   codec = jsonCodec<S>(),
   snapshotEvery = DEFAULT_SNAPSHOT_POLICY,
+  conflicts: conflictPolicy = DEFAULT_CONFLICT_POLICY,
   onFailure,
 }: OpenStoreOptions<S>): Promise<Store<S, E>> => {
   // Frozen up front: Immer would otherwise deep-freeze the whole tree on the first write.
@@ -182,17 +214,27 @@ export const openStore = async <S extends object, E = unknown>({
     get version() {
       return durableVersion;
     },
-    async execute(command) {
-      for (;;) {
+    async execute(command, { signal } = {}) {
+      for (let lost = 0; ; ) {
         if (failure) throw failure;
+        signal?.throwIfAborted();
         if (behind || syncing) {
           await (behind ? catchUp() : syncing);
           continue;
         }
         const decision = command(head);
-        if (!decision.recipe) return decision.result;
-        const [next, patches] = produceWithPatches(head, decision.recipe as (draft: Draft<Immutable<S>>) => void);
-        if (patches.length === 0 && !decision.events?.length) return decision.result;
+        const [next, patches]: readonly [Immutable<S>, Patch[]] = decision.recipe
+          ? (produceWithPatches(head, decision.recipe as (draft: Draft<Immutable<S>>) => void) as unknown as [Immutable<S>, Patch[]])
+          : [head, []];
+        if (patches.length === 0 && !decision.events?.length) {
+          if (headVersion === durableVersion) return decision.result;
+          // Decided on a state still being written, which may yet fail: it counts once that state is durable.
+          await Promise.allSettled([...inFlight]);
+          if (behind || syncing || failure) continue;
+          const settled = command(durable);
+          if (!settled.recipe) return settled.result;
+          continue;
+        }
         const version = ++headVersion;
         head = next;
         const appendStarted = performance.now();
@@ -203,6 +245,11 @@ export const openStore = async <S extends object, E = unknown>({
         } catch (error) {
           if (error instanceof VersionConflictError) {
             behind = true;
+            lost += 1;
+            if (lost >= conflictPolicy.limit) {
+              throw new ContentionError(`${stream}: the command lost ${lost} races with other writers in a row; nothing of it was written`);
+            }
+            if (lost > 1) await sleep(backoffMs(lost - 1, conflictPolicy.backoff));
             continue;
           }
           if (error instanceof LogUnavailableError) {

@@ -1,7 +1,9 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createFileBackend, listSegments } from '../../lib/log/file';
-import { openStore, type Store } from '../../lib/store';
+import { LogUnavailableError, type LogBackend, type LogRecord, type StreamLog } from '../../lib/log';
+import { createMemoryBackend } from '../../lib/log/memory';
+import { ContentionError, openStore, type Store } from '../../lib/store';
 import { emptyUsersState, signUp, userById, usersAfter, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
 import { aSignUp, made } from '../helpers/builders';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
@@ -171,5 +173,113 @@ describe('openStore', () => {
     expect(user?.seq).toBe(2);
     expect(reopened.version).toBe(2);
     expect((await openCopyOfLog()).state.count).toBe(2);
+  });
+});
+
+describe('execute against other writers', () => {
+  type Users = Store<UsersState, UsersEvent>;
+  const KEY = 'a-retried-sign-up-0001';
+
+  /**
+   * A memory stream shared by the store under test and a rival writer; `beforeAppend` runs
+   * before each append of the store under test reaches the stream (the rival may write first).
+   */
+  const openRaced = async (beforeAppend: () => Promise<void>) => {
+    const memory = createMemoryBackend();
+    const open = (backend: LogBackend) =>
+      openStore<UsersState, UsersEvent>({ backend, stream: 'users', initial: emptyUsersState(), logger: silentLogger(), conflicts: { limit: 4, backoff: { baseMs: 1, maxMs: 5 } } });
+    const rival = await open(memory);
+    let appends = 0;
+    const store = await open({
+      ...memory,
+      openStream: async (name, options) => {
+        const log = await memory.openStream(name, options);
+        return Object.assign(Object.create(log) as StreamLog, {
+          append: async (record: LogRecord) => {
+            appends += 1;
+            await beforeAppend();
+            return log.append(record);
+          },
+        });
+      },
+    });
+    stores.push(rival as Store<object, unknown>, store as Store<object, unknown>);
+    return { store, rival, appends: () => appends };
+  };
+
+  it('gives a command up after the limit of lost races in a row, having written nothing of it', async () => {
+    let rival: Users | undefined;
+    const raced = await openRaced(async () => {
+      await rival!.execute(signUp(aSignUp(), made()));
+    });
+    rival = raced.rival;
+
+    await expect(raced.store.execute(signUp(aSignUp({ email: 'loser@example.com' }), made()))).rejects.toThrow(ContentionError);
+
+    expect(raced.appends()).toBe(4);
+    await raced.rival.catchUp();
+    expect(raced.rival.state.count).toBe(4);
+    expect(usersAfter(raced.rival.state, 0, 10).users.map((user) => user.email)).not.toContain('loser@example.com');
+  });
+
+  it('decides a command lost to a race again once caught up, and answers it', async () => {
+    let rival: Users | undefined;
+    let races = 2;
+    const raced = await openRaced(async () => {
+      if (races-- > 0) await rival!.execute(signUp(aSignUp(), made()));
+    });
+    rival = raced.rival;
+
+    const { user } = await raced.store.execute(signUp(aSignUp(), made()));
+
+    expect(user?.seq).toBe(3);
+    expect(raced.appends()).toBe(3);
+  });
+
+  it('does not decide a command again once its caller has gone', async () => {
+    const caller = new AbortController();
+    let rival: Users | undefined;
+    const raced = await openRaced(async () => {
+      await rival!.execute(signUp(aSignUp(), made()));
+      caller.abort(new Error('the caller hung up'));
+    });
+    rival = raced.rival;
+
+    await expect(raced.store.execute(signUp(aSignUp(), made()), { signal: caller.signal })).rejects.toThrow('the caller hung up');
+
+    expect(raced.appends()).toBe(1);
+  });
+
+  it('answers a retry decided on a sign-up still being written only once that sign-up is durable', async () => {
+    let land: () => void = () => undefined;
+    const { store } = await openRaced(() => new Promise<void>((resolve) => (land = resolve)));
+    const input = aSignUp({ idempotencyKey: KEY });
+
+    const first = store.execute(signUp(input, made({ id: 'u-first' })));
+    let retried: Awaited<typeof first> | undefined;
+    const retry = store.execute(signUp(input, made({ id: 'u-retry' }))).then((result) => (retried = result));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(retried).toBeUndefined();
+
+    land();
+
+    expect((await first).user?.id).toBe('u-first');
+    expect(await retry).toMatchObject({ user: { id: 'u-first' }, replayed: true });
+  });
+
+  it('decides a retry again when the sign-up it waited for fails, instead of answering with a user never stored', async () => {
+    let fail: (error: Error) => void = () => undefined;
+    let appends = 0;
+    const { store } = await openRaced(() => (appends++ === 0 ? new Promise<void>((_, reject) => (fail = reject)) : Promise.resolve()));
+    const input = aSignUp({ idempotencyKey: KEY });
+
+    const first = store.execute(signUp(input, made({ id: 'u-first' })));
+    const retry = store.execute(signUp(input, made({ id: 'u-retry' })));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    fail(new LogUnavailableError('the database went away'));
+
+    await expect(first).rejects.toThrow(LogUnavailableError);
+    expect(await retry).toMatchObject({ user: { id: 'u-retry' }, replayed: false });
+    expect(store.state.count).toBe(1);
   });
 });
