@@ -32,12 +32,18 @@ export interface PoolOptions {
   readonly maxConnections?: number;
 }
 
+/**
+ * How much longer the client waits for a statement than the server lets it run. The server cancels first
+ * (and rolls the statement back), so a timeout the caller sees means "not done", never "maybe done".
+ */
+export const CLIENT_TIMEOUT_MARGIN_MS = 1_000;
+
 /** A pool that fails fast while the database is away and survives its restarts. */
 export const createPool = ({ url, logger, timeoutMs = 5_000, maxConnections = 10 }: PoolOptions): Pool => {
   const pool = new Pool({
     connectionString: url,
     connectionTimeoutMillis: timeoutMs,
-    query_timeout: timeoutMs,
+    query_timeout: timeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
     statement_timeout: timeoutMs,
     max: maxConnections,
   });

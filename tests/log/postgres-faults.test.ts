@@ -6,6 +6,7 @@ import { aLogRecord } from '../helpers/builders';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
 import { freePort, spawnService } from '../helpers/processes';
 import { silentLogger } from '../helpers/logs';
+import { createPool } from '../../lib/postgres';
 
 describeWithPostgres('PostgreSQL log backend when the database goes away', () => {
   let cluster: PostgresCluster;
@@ -25,6 +26,22 @@ describeWithPostgres('PostgreSQL log backend when the database goes away', () =>
     return backend;
   };
   const aSignUp = (email: string) => signUp({ name: 'Someone', email }, { id: randomUUID(), createdAt: new Date(0).toISOString() });
+
+  it('lets the server cancel a statement that overruns the timeout, so a timeout the caller sees means the statement did not happen', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const pool = createPool({ url, logger: silentLogger(), timeoutMs: 300 });
+    try {
+      await pool.query('CREATE TABLE t (n int)');
+
+      const overrun = pool.query('INSERT INTO t SELECT 1 FROM pg_sleep(2)');
+
+      // 57014 is query_canceled: the server rolled the insert back (the client's own timer would say "Query read timeout").
+      await expect(overrun).rejects.toMatchObject({ code: '57014' });
+      expect((await pool.query('SELECT count(*)::int AS n FROM t')).rows).toEqual([{ n: 0 }]);
+    } finally {
+      await pool.end();
+    }
+  });
 
   it('refuses to start with an error that names DATABASE_URL but not the password', async () => {
     const url = `postgres://app:hunter2@127.0.0.1:${await freePort()}/nowhere`;

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
+import { CLIENT_TIMEOUT_MARGIN_MS } from '../../postgres';
 import type { Snapshot } from '../types';
 
 // A snapshot of a large state is one big row: it gets minutes where records get seconds.
@@ -9,7 +10,7 @@ const SNAPSHOT_TIMEOUT_MS = 5 * 60_000;
 const inLongTransaction = async <T>(pool: Pool, work: (query: PoolClient['query']) => Promise<T>): Promise<T> => {
   const client = await pool.connect();
   const query = ((text: string, values?: unknown[]) =>
-    client.query({ text, values, query_timeout: SNAPSHOT_TIMEOUT_MS } as { text: string; values?: unknown[] })) as PoolClient['query'];
+    client.query({ text, values, query_timeout: SNAPSHOT_TIMEOUT_MS + CLIENT_TIMEOUT_MARGIN_MS } as { text: string; values?: unknown[] })) as PoolClient['query'];
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL statement_timeout = ${SNAPSHOT_TIMEOUT_MS}`);
