@@ -94,8 +94,8 @@ afterEach(async () => {
 const run = async <T extends Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}, as: Pick<Context, 'viewer'> = context) =>
   singleResult(await server.executeOperation<T>({ query, variables }, { contextValue: { ...context, viewer: as.viewer } }));
 
-const addUser = async (name: string, email: string) => {
-  const result = await run<AddUserData>(ADD_USER, { input: { name, email } });
+const addUser = async (name: string, email: string, idempotencyKey?: string) => {
+  const result = await run<AddUserData>(ADD_USER, { input: { name, email, idempotencyKey } });
   expect(result.errors).toBeUndefined();
   return result.data!.addUser;
 };
@@ -277,6 +277,19 @@ describe('federation', () => {
   });
 });
 
+describe('a sign-up retried with its idempotency key', () => {
+  it('answers the retry with the user the first try made, and makes no second one', async () => {
+    const first = await addUser('Ada', 'ada@example.com', 'retry-key-0123456789');
+    const retry = await addUser('Ada', 'ada@example.com', 'retry-key-0123456789');
+    const withoutKey = await addUser('Ada', 'ada@example.com');
+
+    expect(retry).toEqual(first);
+    expect(first.user).toEqual(expect.objectContaining({ id: 'user-1' }));
+    expect(withoutKey.errors.map((error) => error.code)).toEqual(['EMAIL_TAKEN']);
+    expect((await run<UsersData>(USERS)).data!.users.totalCount).toBe(1);
+  });
+});
+
 describe('error catalog', () => {
   it('answers with every code of UsersErrorCode but UNAVAILABLE, each for the input it names', async () => {
     await addUser('Ada', 'ada@example.com');
@@ -285,15 +298,20 @@ describe('error catalog', () => {
         ['Ada', 'not-an-email'],
         ['', 'grace@example.com'],
         ['Another Ada', 'ADA@example.com'],
-      ].map(async ([name, email]) => (await addUser(name!, email!)).errors.map((error) => error.code)),
+        ['Grace', 'grace@example.com', 'too-short'],
+      ].map(async ([name, email, key]) => (await addUser(name!, email!, key)).errors.map((error) => error.code)),
     );
+    await addUser('Grace', 'grace@example.com', 'sign-up-0123456789');
+    const reused = (await addUser('Grace Hopper', 'grace@example.com', 'sign-up-0123456789')).errors.map((error) => error.code);
     const badPage = await run(USERS, { first: MAX_PAGE_SIZE + 1 });
     const stranger = await run(USER, { id: 'user-1' }, { viewer: undefined });
-    const produced = [...refusals.flat(), ...[...(badPage.errors ?? []), ...(stranger.errors ?? [])].map((error) => error.extensions?.code)];
+    const produced = [...refusals.flat(), ...reused, ...[...(badPage.errors ?? []), ...(stranger.errors ?? [])].map((error) => error.extensions?.code)];
     expect(produced).toEqual([
       UsersErrorCode.INVALID_EMAIL,
       UsersErrorCode.INVALID_NAME,
       UsersErrorCode.EMAIL_TAKEN,
+      UsersErrorCode.INVALID_IDEMPOTENCY_KEY,
+      UsersErrorCode.IDEMPOTENCY_KEY_REUSED,
       UsersErrorCode.BAD_USER_INPUT,
       UsersErrorCode.FORBIDDEN,
     ]);

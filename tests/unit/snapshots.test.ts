@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { trieGet } from '../../lib/hash-trie';
 import type { LogRecord } from '../../lib/log';
 import { acknowledge, createFileBackend, listSegments, listSnapshots, tailFileLog } from '../../lib/log/file';
 import { openStore, type SnapshotPolicy, type Store } from '../../lib/store';
@@ -50,12 +51,14 @@ describe('snapshots', () => {
     const reference = join(root, 'reference');
     const withSnapshots = await openUsers(dir, { records: 25, bytes: Number.POSITIVE_INFINITY });
     const plain = await openUsers(reference);
+    // Every other sign-up carries an idempotency key kept 30 s: keys expire as the sign-ups go on.
+    const policy = { keyRetentionMs: 30_000 };
     const both = async (from: number, to: number) => {
       for (let i = from; i <= to; i++) {
         const made = { id: `id-${i}`, createdAt: new Date(i * 1000).toISOString() };
-        const input = { name: `User ${i}`, email: `user${i}@example.com` };
-        await withSnapshots.execute(signUp(input, made));
-        await plain.execute(signUp(input, made));
+        const input = { name: `User ${i}`, email: `user${i}@example.com`, ...(i % 2 ? { idempotencyKey: `key-of-sign-up-${i}` } : {}) };
+        await withSnapshots.execute(signUp(input, made, policy));
+        await plain.execute(signUp(input, made, policy));
       }
     };
     await both(1, 120);
@@ -69,6 +72,8 @@ describe('snapshots', () => {
     const restarted = await openUsers(dir);
     expect(restarted.version).toBe(123);
     expect(restarted.state).toEqual(expected);
+    expect(expected.keysExpiredThrough).toBeGreaterThan(80);
+    expect(trieGet(expected.idByKey, 'key-of-sign-up-123')).toBe('id-123');
     await restarted.close();
   });
 

@@ -21,8 +21,8 @@ enablePatches();
 type State = Immutable<UsersState>;
 
 /** Runs `signUp` against `state` the way the store does, without a log. */
-const signUpDirectly = (state: State, input = aSignUp(), ids = made()) => {
-  const decision = signUp(input, ids)(state);
+const signUpDirectly = (state: State, input = aSignUp(), ids = made(), policy: { keyRetentionMs?: number } = {}) => {
+  const decision = signUp(input, ids, policy)(state);
   if (!decision.recipe) return { decision, next: state, patches: [] };
   const [next, patches] = produceWithPatches(state, decision.recipe as (draft: Draft<State>) => void);
   return { decision, next, patches };
@@ -56,13 +56,107 @@ const touchedPath = (state: State, id: string, email: string, seq: number): unkn
   return path;
 };
 
+const HOUR = 60 * 60 * 1000;
+const at = (ms: number) => new Date(Date.parse('2024-05-01T12:00:00.000Z') + ms).toISOString();
+
+/** Sign-ups one after another, each at its own time, as the store would run them. */
+const signUpInTurn = (steps: readonly { input: ReturnType<typeof aSignUp>; at: number }[], retentionMs = 24 * HOUR) => {
+  let state: State = aUsersState();
+  const decisions = steps.map((step) => {
+    const { decision, next } = signUpDirectly(state, step.input, made({ createdAt: at(step.at) }), { keyRetentionMs: retentionMs });
+    state = next;
+    return decision;
+  });
+  return { state, decisions };
+};
+
+describe('signUp with an idempotency key', () => {
+  const KEY = 'c7f4a0e2-6d0b-4f7e-9a51-2f0b3c1d9e88';
+
+  it('answers a retry with the same key and input with the first user, and writes nothing', () => {
+    const { state, decisions } = signUpInTurn([
+      { input: aSignUp({ name: 'Ada', email: 'ada@example.com', idempotencyKey: KEY }), at: 0 },
+      { input: aSignUp({ name: ' Ada ', email: 'ada@example.com', idempotencyKey: KEY }), at: HOUR },
+    ]);
+
+    expect(decisions[1]!.recipe).toBeUndefined();
+    expect(decisions[1]!.result).toEqual({ user: decisions[0]!.result.user, errors: [], replayed: true });
+    expect(state.count).toBe(1);
+  });
+
+  it('refuses the same key with another name or email, and writes nothing', () => {
+    for (const other of [{ name: 'Grace' }, { email: 'grace@example.com' }, { email: 'ADA@example.com' }]) {
+      const { state, decisions } = signUpInTurn([
+        { input: aSignUp({ name: 'Ada', email: 'ada@example.com', idempotencyKey: KEY }), at: 0 },
+        { input: aSignUp({ name: 'Ada', email: 'ada@example.com', idempotencyKey: KEY, ...other }), at: 1000 },
+      ]);
+
+      expect(decisions[1]!.recipe).toBeUndefined();
+      expect(decisions[1]!.result.errors.map((error) => [error.code, error.field])).toEqual([['IDEMPOTENCY_KEY_REUSED', 'idempotencyKey']]);
+      expect(state.count).toBe(1);
+    }
+  });
+
+  it('keeps the key out of the UserAdded event other services read', () => {
+    const { decisions } = signUpInTurn([{ input: aSignUp({ idempotencyKey: KEY }), at: 0 }]);
+
+    expect(decisions[0]!.events).toEqual([{ type: 'UserAdded', user: expect.not.objectContaining({ idempotencyKey: expect.anything() }) }]);
+  });
+
+  it.each([
+    ['too short', 'k'.repeat(15)],
+    ['too long', 'k'.repeat(256)],
+    ['a space', `${KEY.slice(0, 20)} ${KEY.slice(21)}`],
+    ['non-ASCII', `${KEY}é`],
+  ])('refuses a key that is %s, naming the field, with the other problems', (_, idempotencyKey) => {
+    const errors = errorsOf({ name: '', email: 'ada@example.com', idempotencyKey } as never);
+
+    expect(errors.map((error) => [error.code, error.field])).toEqual([
+      ['INVALID_NAME', 'name'],
+      ['INVALID_IDEMPOTENCY_KEY', 'idempotencyKey'],
+    ]);
+    expect(errors[1]!.message).toMatch(/16 to 255 printable ASCII characters/);
+  });
+
+  it('treats a key past its retention as new: the retry meets EMAIL_TAKEN, another sign-up may reuse it', () => {
+    const { state, decisions } = signUpInTurn(
+      [
+        { input: aSignUp({ name: 'Ada', email: 'ada@example.com', idempotencyKey: KEY }), at: 0 },
+        { input: aSignUp({ name: 'Ada', email: 'ada@example.com', idempotencyKey: KEY }), at: 2 * HOUR },
+        { input: aSignUp({ name: 'Grace', email: 'grace@example.com', idempotencyKey: KEY }), at: 2 * HOUR },
+        { input: aSignUp({ name: 'Grace', email: 'grace@example.com', idempotencyKey: KEY }), at: 2 * HOUR + 1 },
+      ],
+      HOUR,
+    );
+
+    expect(decisions[1]!.result.errors.map((error) => error.code)).toEqual(['EMAIL_TAKEN']);
+    expect(decisions[2]!.result.user).toMatchObject({ name: 'Grace' });
+    expect(decisions[3]!.result).toEqual({ user: decisions[2]!.result.user, errors: [], replayed: true });
+    expect(state.count).toBe(2);
+  });
+
+  it('drops expired keys from the state as sign-ups go on, a few per sign-up, and no key still retained', () => {
+    const keyed = Array.from({ length: 12 }, (_, i) => ({ input: aSignUp({ idempotencyKey: `${KEY}-${i}` }), at: i * 1000 }));
+    const later = Array.from({ length: 3 }, (_, i) => ({ input: aSignUp({ idempotencyKey: `${KEY}-late-${i}` }), at: 2 * HOUR + i }));
+    const { state } = signUpInTurn([...keyed, ...later], HOUR);
+
+    const stillKept = (seq: number) => userById(state, state.order.flat(2)[seq - 1]!)!.idempotencyKey !== undefined;
+    const kept = Array.from({ length: state.count }, (_, i) => stillKept(i + 1));
+    // Three sign-ups an hour past the last old one look at 4 users each: the 12 old keys are gone, the 3 new ones stay.
+    expect(kept).toEqual([...Array(12).fill(false), true, true, true]);
+    expect(state.keysExpiredThrough).toBe(12);
+    expect(trieGet(state.idByKey, `${KEY}-0`)).toBeUndefined();
+    expect(trieGet(state.idByKey, `${KEY}-late-2`)).toBe(state.order.flat(2)[14]);
+  });
+});
+
 describe('signUp', () => {
   it('adds the user to every index and bumps the count', () => {
     const before = aUsersState([{}, {}]);
     const { decision, next } = signUpDirectly(before, { name: 'Ada Lovelace', email: 'Ada@Example.com' }, made({ id: 'u-ada' }));
 
     const user = { id: 'u-ada', name: 'Ada Lovelace', email: 'Ada@Example.com', createdAt: '2024-05-01T12:00:00.000Z', seq: 3 };
-    expect(decision.result).toEqual({ user, errors: [] });
+    expect(decision.result).toEqual({ user, errors: [], replayed: false });
     expect(decision.events).toEqual([{ type: 'UserAdded', user }]);
     expect(next.count).toBe(3);
     expect(userById(next, 'u-ada')).toEqual(user);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineConfig, mergeConfigs, port, subgraphConfig, type ConfigOf } from '../../../lib/config';
+import { DEFAULT_KEY_RETENTION_MS } from './domain';
 
 const readerName = /^[A-Za-z0-9._-]{1,100}$/;
 
@@ -8,6 +9,13 @@ export const usersConfig = mergeConfigs(
   defineConfig({
     keys: () => ({
       USERS_PORT: port(4001),
+      /** How long a sign-up's idempotency key is honoured: a retry within it answers with the same user. */
+      IDEMPOTENCY_KEY_RETENTION_MS: z.coerce
+        .number()
+        .int()
+        .min(60_000, 'must be at least 60000 (a minute): clients retry for longer than that')
+        .max(30 * 24 * 60 * 60 * 1000, 'must be at most 2592000000 (30 days): keys are kept in memory')
+        .default(DEFAULT_KEY_RETENTION_MS),
       /**
        * The services that read the users log, comma-separated (`none`: no reader): the embedded
        * log keeps every record until each has read it, even one that has never started.

@@ -12,6 +12,10 @@ export interface Context {
   /** Id and clock live outside the recipes, so that replaying the log is deterministic. */
   readonly newId: () => string;
   readonly now: () => Date;
-  /** Told each sign-up's outcome: `created` or the refusal code (for metrics). */
+  /** How long a sign-up's idempotency key is honoured; unset: a day. */
+  readonly keyRetentionMs?: number;
+  /** Aborted when the caller (the gateway) hangs up: a sign-up is then not decided again. */
+  readonly signal?: AbortSignal | undefined;
+  /** Told each sign-up's outcome: `created`, `replayed` (the same key again) or the refusal code (for metrics). */
   readonly onSignUp?: (outcome: string) => void;
 }

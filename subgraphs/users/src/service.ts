@@ -18,13 +18,20 @@ export const startUsersService = (config: UsersConfig, logger: Logger, onFatal?:
     build: ({ store, logger: serviceLogger, metrics }) => {
       const signUps = new Counter({
         name: 'signups_total',
-        help: 'Sign-ups, by outcome: created, or the refusal code (EMAIL_TAKEN, INVALID_EMAIL, INVALID_NAME)',
+        help: 'Sign-ups, by outcome: created, replayed (a retry with the same idempotency key), or the refusal code (EMAIL_TAKEN, INVALID_EMAIL, ...)',
         labelNames: ['outcome'],
         registers: [metrics.registry],
       });
       return {
         createServer: createUsersServer,
-        context: { store, logger: serviceLogger, newId: randomUUID, now: () => new Date(), onSignUp: (outcome) => signUps.inc({ outcome }) },
+        context: {
+          store,
+          logger: serviceLogger,
+          newId: randomUUID,
+          now: () => new Date(),
+          keyRetentionMs: config.IDEMPOTENCY_KEY_RETENTION_MS,
+          onSignUp: (outcome) => signUps.inc({ outcome }),
+        },
       };
     },
   });

@@ -6,6 +6,13 @@ export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' |
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
 export type AddUserInput = {
   email: string;
+  /**
+   * A key the client makes for this sign-up (a UUID will do; 16 to 255 printable ASCII characters) and sends
+   * again with every retry of it: while the key is kept (a day by default), a retry with the same key and input answers with the user the
+   * first try made, even when that try's answer was lost or was `UNAVAILABLE`. The same key with another name
+   * or email is refused with `IDEMPOTENCY_KEY_REUSED`.
+   */
+  idempotencyKey?: string | null | undefined;
   name: string;
 };
 
@@ -16,7 +23,9 @@ export type DeliveryStatus =
 
 export type UserErrorCode =
   | 'EMAIL_TAKEN'
+  | 'IDEMPOTENCY_KEY_REUSED'
   | 'INVALID_EMAIL'
+  | 'INVALID_IDEMPOTENCY_KEY'
   | 'INVALID_NAME';
 
 export type SignUpMutationVariables = Exact<{

@@ -9,6 +9,8 @@ export interface User {
   readonly createdAt: string;
   /** 1-based position in sign-up order: the paging key. */
   readonly seq: number;
+  /** The client's idempotency key for this sign-up, until it expires (see `IDEMPOTENCY_KEY_RETENTION_MS`). */
+  readonly idempotencyKey?: string;
 }
 
 /** Fan-out of the sign-up order tree: an add copies at most three arrays of this many ids or fewer. */
@@ -32,13 +34,20 @@ export interface UsersState {
   readonly idByEmail: HashTrie<string>;
   /** User ids in sign-up order, at the slot `orderSlot(seq)` names. */
   readonly order: readonly (readonly (readonly string[])[])[];
+  /** Idempotency key -> the id of the user its sign-up made, while the key is retained. */
+  readonly idByKey: HashTrie<string>;
+  /** Every user up to this sign-up position has had an expired key dropped, or had none. */
+  readonly keysExpiredThrough: number;
 }
 
-export type UsersEvent = { readonly type: 'UserAdded'; readonly user: Immutable<User> };
+/** What other services learn of a sign-up: the user without the client's idempotency key. */
+export type UsersEvent = { readonly type: 'UserAdded'; readonly user: Immutable<Omit<User, 'idempotencyKey'>> };
 
 export const emptyUsersState = (): UsersState => ({
   count: 0,
   byId: emptyTrie(),
   idByEmail: emptyTrie(),
   order: [],
+  idByKey: emptyTrie(),
+  keysExpiredThrough: 0,
 });

@@ -7,6 +7,12 @@ type State = Immutable<UsersState>;
 
 export const userById = (state: State, id: string): Immutable<User> | undefined => trieGet(state.byId, id);
 
+/** The user whose sign-up carried idempotency key `key`, while the key is kept. */
+export const userByKey = (state: State, key: string): Immutable<User> | undefined => {
+  const id = trieGet(state.idByKey, key);
+  return id === undefined ? undefined : trieGet(state.byId, id);
+};
+
 export const isEmailTaken = (state: State, email: string): boolean => trieGet(state.idByEmail, emailKey(email)) !== undefined;
 
 export interface UserPage {

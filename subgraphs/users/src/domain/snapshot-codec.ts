@@ -7,19 +7,25 @@ import { emailKey } from './validation';
 
 const USERS_PER_CHUNK = 10_000;
 
+type Row = [id: string, name: string, email: string, createdAt: string, idempotencyKey?: string];
+
 /**
- * Users in sign-up order as `[id, name, email, createdAt]` rows, one JSON
- * array of up to 10,000 rows per line; the indexes are rebuilt at load. A third of the size of the state as
+ * A first line `{"keysExpiredThrough": n}`, then users in sign-up order as
+ * `[id, name, email, createdAt, idempotencyKey?]` rows, one JSON array of up to
+ * 10,000 rows per line; the indexes are rebuilt at load. A third of the size of the state as
  * JSON, and loads several times faster (`npm run bench`).
  */
 export const usersSnapshotCodec: SnapshotCodec<UsersState> = {
   *encode(state: Immutable<UsersState>) {
-    let rows: (readonly string[])[] = [];
+    yield `${JSON.stringify({ keysExpiredThrough: state.keysExpiredThrough })}\n`;
+    let rows: Row[] = [];
     for (const top of state.order) {
       for (const leaf of top) {
         for (const id of leaf) {
           const user = userById(state, id)!;
-          rows.push([user.id, user.name, user.email, user.createdAt]);
+          const row: Row = [user.id, user.name, user.email, user.createdAt];
+          if (user.idempotencyKey !== undefined) row.push(user.idempotencyKey);
+          rows.push(row);
           if (rows.length === USERS_PER_CHUNK) {
             yield `${JSON.stringify(rows)}\n`;
             rows = [];
@@ -31,10 +37,24 @@ export const usersSnapshotCodec: SnapshotCodec<UsersState> = {
   },
   decode(body) {
     const users: User[] = [];
+    const keys: string[] = [];
+    const keyed: string[] = [];
+    let keysExpiredThrough = 0;
     for (const line of body.split('\n')) {
       if (!line) continue;
-      for (const [id, name, email, createdAt] of JSON.parse(line) as [string, string, string, string][]) {
-        users.push(Object.freeze({ id, name, email, createdAt, seq: users.length + 1 }));
+      if (line.startsWith('{')) {
+        ({ keysExpiredThrough } = JSON.parse(line) as { keysExpiredThrough: number });
+        continue;
+      }
+      for (const [id, name, email, createdAt, idempotencyKey] of JSON.parse(line) as Row[]) {
+        const seq = users.length + 1;
+        if (idempotencyKey === undefined) {
+          users.push(Object.freeze({ id, name, email, createdAt, seq }));
+        } else {
+          users.push(Object.freeze({ id, name, email, createdAt, seq, idempotencyKey }));
+          keys.push(idempotencyKey);
+          keyed.push(id);
+        }
       }
     }
     const ids = users.map((user) => user.id);
@@ -51,6 +71,9 @@ export const usersSnapshotCodec: SnapshotCodec<UsersState> = {
         ids,
       ),
       order: Object.freeze(order.map((top) => Object.freeze(top))),
+      // In sign-up order: where an expired key was reused, the later user holds it.
+      idByKey: buildTrie(keys, keyed),
+      keysExpiredThrough,
     });
   },
 };

@@ -18,6 +18,13 @@ export type Scalars = {
 
 export type AddUserInput = {
   email: Scalars['String']['input'];
+  /**
+   * A key the client makes for this sign-up (a UUID will do; 16 to 255 printable ASCII characters) and sends
+   * again with every retry of it: while the key is kept (a day by default), a retry with the same key and input answers with the user the
+   * first try made, even when that try's answer was lost or was `UNAVAILABLE`. The same key with another name
+   * or email is refused with `IDEMPOTENCY_KEY_REUSED`.
+   */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   name: Scalars['String']['input'];
 };
 
@@ -101,7 +108,9 @@ export type UserError = {
 
 export type UserErrorCode =
   | 'EMAIL_TAKEN'
+  | 'IDEMPOTENCY_KEY_REUSED'
   | 'INVALID_EMAIL'
+  | 'INVALID_IDEMPOTENCY_KEY'
   | 'INVALID_NAME';
 
 export type WithIndex<TObject> = TObject & Record<string, any>;

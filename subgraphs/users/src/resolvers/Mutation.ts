@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { LogUnavailableError } from '../../../../lib/log';
+import { ContentionError } from '../../../../lib/store';
 import { signUp } from '../domain';
 import { UsersErrorCode } from '../errors';
 import type { MutationResolvers } from '../generated/resolvers-types';
@@ -11,14 +12,19 @@ const unavailable = (originalError: Error) =>
   });
 
 export const Mutation: MutationResolvers = {
-  addUser: async (_, { input }, { store, newId, now, logger, onSignUp }) => {
-    const result = await store.execute(signUp(input, { id: newId(), createdAt: now().toISOString() })).catch((error: unknown) => {
-      if (error instanceof LogUnavailableError) throw unavailable(error);
+  addUser: async (_, { input }, { store, newId, now, logger, onSignUp, keyRetentionMs, signal }) => {
+    const command = signUp(input, { id: newId(), createdAt: now().toISOString() }, keyRetentionMs === undefined ? {} : { keyRetentionMs });
+    const result = await store.execute(command, { signal }).catch((error: unknown) => {
+      if (error instanceof LogUnavailableError || error instanceof ContentionError) throw unavailable(error);
       throw error;
     });
-    onSignUp?.(result.user ? 'created' : (result.errors[0]?.code ?? 'refused'));
-    if (result.user) logger.info({ userId: result.user.id, version: store.version }, 'user signed up');
-    else logger.info({ codes: result.errors.map((error) => error.code) }, 'sign-up refused');
+    if (result.user) {
+      onSignUp?.(result.replayed ? 'replayed' : 'created');
+      logger.info({ userId: result.user.id, version: store.version }, result.replayed ? 'sign-up replayed for its idempotency key' : 'user signed up');
+    } else {
+      onSignUp?.(result.errors[0]?.code ?? 'refused');
+      logger.info({ codes: result.errors.map((error) => error.code) }, 'sign-up refused');
+    }
     return { user: result.user, errors: [...result.errors] };
   },
 };
