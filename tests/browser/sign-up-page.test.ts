@@ -103,6 +103,71 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
     );
   });
 
+  it('retries a sign-up whose answer was lost, or that timed out, with the same idempotency key: one user, and the page shows them signed up', async () => {
+    const sent: { idempotencyKey: string; name: string; email: string }[] = [];
+    let attempt = 0;
+    await page.route(fixture.system.gatewayUrl, async (route) => {
+      const body = route.request().postDataJSON() as { operationName?: string; variables?: { input: (typeof sent)[number] } };
+      if (route.request().method() !== 'POST' || body.operationName !== 'SignUp') return route.continue();
+      sent.push(body.variables!.input);
+      attempt += 1;
+      // Each attempt reaches the gateway for real; the first two answers are lost on the way back.
+      const answer = await route.fetch();
+      if (attempt === 1) return route.abort('connectionreset');
+      if (attempt === 2) {
+        const timedOut = { message: 'users did not answer within 10000 ms', extensions: { code: 'SUBGRAPH_UNAVAILABLE', serviceName: 'users', reason: 'timeout' } };
+        return route.fulfill({ response: answer, json: { data: null, errors: [timedOut] } });
+      }
+      return route.fulfill({ response: answer });
+    });
+    await page.goto(`${site.origin}/`);
+    await page.getByLabel('Name', { exact: true }).fill('Katherine Johnson');
+    await page.getByLabel('Email', { exact: true }).fill('katherine@example.com');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+
+    await page.locator('[role="status"][data-status="SIGNED_UP"]').waitFor();
+    expect(sent).toHaveLength(3);
+    expect(sent[0]!.idempotencyKey).toMatch(/^[0-9a-f]{32}$/);
+    expect(sent.map((input) => input.idempotencyKey)).toEqual(Array(3).fill(sent[0]!.idempotencyKey));
+    expect(await page.getByRole('alert').count()).toBe(0);
+    expect((await listEmails(fixture.system.gatewayUrl, fixture.system.operatorToken)).filter((email) => email === 'katherine@example.com')).toHaveLength(1);
+
+    // The next sign-up is another one: a new key.
+    await page.getByLabel('Name', { exact: true }).fill('Dorothy Vaughan');
+    await page.getByLabel('Email', { exact: true }).fill('dorothy@example.com');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.getByText('A welcome email is on its way to dorothy@example.com.').waitFor();
+    expect(sent.at(-1)!.idempotencyKey).not.toBe(sent[0]!.idempotencyKey);
+  });
+
+  it('keeps the key when the visitor clicks again after the client gave up, and refuses nothing it already did', async () => {
+    const keys: string[] = [];
+    let down = true;
+    await page.route(fixture.system.gatewayUrl, async (route) => {
+      const body = route.request().postDataJSON() as { operationName?: string; variables?: { input: { idempotencyKey: string } } };
+      if (route.request().method() !== 'POST' || body.operationName !== 'SignUp') return route.continue();
+      keys.push(body.variables!.input.idempotencyKey);
+      const answer = await route.fetch();
+      return down ? route.abort('connectionreset') : route.fulfill({ response: answer });
+    });
+    await page.goto(`${site.origin}/`);
+    await page.getByLabel('Name', { exact: true }).fill('Mary Jackson');
+    await page.getByLabel('Email', { exact: true }).fill('mary@example.com');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+
+    const alert = page.getByRole('alert');
+    await alert.waitFor({ timeout: 30_000 });
+    expect(await alert.textContent()).toBe('Cannot reach the server. Check your connection and try again.');
+    expect(keys).toHaveLength(4); // the first try and three retries
+    down = false;
+    await page.getByRole('button', { name: 'Sign up' }).click();
+
+    await page.locator('[role="status"][data-status="SIGNED_UP"]').waitFor();
+    expect(new Set(keys)).toEqual(new Set([keys[0]]));
+    expect(await page.locator('#signup-email-error').count()).toBe(0);
+    expect((await listEmails(fixture.system.gatewayUrl, fixture.system.operatorToken)).filter((email) => email === 'mary@example.com')).toHaveLength(1);
+  });
+
   it('tells a visitor whose token the gateway refuses why, and lists nothing', async () => {
     await page.goto(`${site.origin}/`);
     await signIn(page, 'not-a-jwt');

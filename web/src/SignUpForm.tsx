@@ -1,5 +1,6 @@
 import { useMutation } from '@apollo/client/react';
-import { useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
+import { newIdempotencyKey } from './apollo';
 import { describeError } from './errors';
 import { graphql } from './graphql';
 import type { UserErrorCode } from './graphql/graphql';
@@ -22,22 +23,32 @@ export interface SignedUp {
   readonly email: string;
 }
 
-/** Name and email; each `UserError` is shown next to the field it names. */
+/**
+ * Name and email; each `UserError` is shown next to the field it names. A sign-up keeps its
+ * idempotency key until it has an answer: the client's retries, and the visitor's own click
+ * again after an error, send the same key, so a sign-up that did go through is not refused as
+ * EMAIL_TAKEN. Other input is another sign-up, with a new key.
+ */
 export function SignUpForm({ onSignedUp }: { onSignedUp: (user: SignedUp) => void }) {
   const [signUp, { loading }] = useMutation(SIGN_UP, { refetchQueries: ['UserList'] });
   const [fieldErrors, setFieldErrors] = useState<FieldErrors>({});
   const [formError, setFormError] = useState<string | null>(null);
+  const unanswered = useRef<{ name: string; email: string; idempotencyKey: string } | null>(null);
 
   const onSubmit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const formElement = event.currentTarget; // React clears currentTarget once the handler yields
     const form = new FormData(formElement);
-    const input = { name: String(form.get('name') ?? ''), email: String(form.get('email') ?? '') };
+    const typed = { name: String(form.get('name') ?? ''), email: String(form.get('email') ?? '') };
+    const previous = unanswered.current;
+    const input = (unanswered.current =
+      previous?.name === typed.name && previous.email === typed.email ? previous : { ...typed, idempotencyKey: newIdempotencyKey() });
     setFormError(null);
     try {
       const { data } = await signUp({ variables: { input } });
       const payload = data?.addUser;
       if (!payload) return;
+      unanswered.current = null;
       const next: FieldErrors = {};
       const unplaced: string[] = [];
       for (const { code, field, message } of payload.errors) {
