@@ -78,6 +78,7 @@ export const gatewayConfig = mergeConfigs(
       SIGNUP_RATE_PER_IP: positive(SIGNUP_RATE_DEFAULTS[production ? 'production' : 'other'].perIp),
       SIGNUP_RATE_GLOBAL: positive(SIGNUP_RATE_DEFAULTS[production ? 'production' : 'other'].global),
       SIGNUP_RATE_WINDOW_MS: positive(10 * 60_000),
+      SIGNUP_RATE_IPV6_PREFIX: z.coerce.number().int().min(32, 'must be 32 to 128').max(128, 'must be 32 to 128').default(64),
       /** The OpenID Connect issuer whose access tokens the gateway accepts; its discovery document names the JWKS. */
       AUTH_ISSUER: optionalUrl,
       /** The issuer's JWKS, when it has no discovery document. */

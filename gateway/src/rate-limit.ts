@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import ipaddr from 'ipaddr.js';
 import type { Pool } from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { rateLimited } from './errors';
@@ -10,6 +11,8 @@ export interface RateLimitOptions {
   /** Sign-ups everyone together may make per window. */
   readonly global: number;
   readonly windowMs: number;
+  /** IPv6 clients are counted by network of this prefix length: one host is given a whole /64, not one address. */
+  readonly ipv6Prefix: number;
 }
 
 type TakeResult = { readonly ok: true } | { readonly ok: false; readonly scope: 'ip' | 'global'; readonly retryAfterMs: number };
@@ -38,6 +41,18 @@ export const postgresCounters = async (pool: Pool): Promise<CounterStore> => {
     new RateLimiterPostgres({ ...table, ...options, tableCreated: true, clearExpiredByTimeout: true, insuranceLimiter: new RateLimiterMemory(options) });
 };
 
+/**
+ * The key a client address is counted under: an IPv4 address as it is (an IPv4-mapped IPv6 one as
+ * IPv4), an IPv6 address by its network of `ipv6Prefix` bits (`2001:db8:1:2::/64`). Anything else
+ * (no address) as it is.
+ */
+export const addressKey = (address: string, ipv6Prefix: number): string => {
+  if (!ipaddr.isValid(address)) return address;
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  return `${ipaddr.IPv6.networkAddressFromCIDR(`${parsed.toString()}/${ipv6Prefix}`).toString()}/${ipv6Prefix}`;
+};
+
 /** A refusal of rate-limiter-flexible (a `RateLimiterRes`); anything else (the store failing) is thrown on. */
 const refusal = (error: unknown): RateLimiterRes => {
   if (error instanceof RateLimiterRes) return error;
@@ -46,14 +61,16 @@ const refusal = (error: unknown): RateLimiterRes => {
 
 /**
  * Fixed windows (rate-limiter-flexible) that start at a key's first sign-up:
- * one per client address and one for everyone. A refused request takes nothing.
+ * one per client address (an IPv6 network, see `addressKey`) and one for
+ * everyone. A refused request takes nothing.
  */
-export const createSignUpLimiter = ({ perIp, global, windowMs }: RateLimitOptions, counters = memoryCounters): SignUpLimiter => {
+export const createSignUpLimiter = ({ perIp, global, windowMs, ipv6Prefix }: RateLimitOptions, counters = memoryCounters): SignUpLimiter => {
   const duration = windowMs / 1000;
   const byIp = counters({ keyPrefix: 'signup-ip', points: perIp, duration });
   const everyone = counters({ keyPrefix: 'signup-all', points: global, duration });
   return {
-    async take(ip, count) {
+    async take(address, count) {
+      const ip = addressKey(address, ipv6Prefix);
       try {
         await byIp.consume(ip, count);
       } catch (error) {

@@ -55,7 +55,7 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
       maxCost: config.MAX_QUERY_COST,
       maxDirectives: config.MAX_QUERY_DIRECTIVES,
     },
-    signUpRate: { perIp: config.SIGNUP_RATE_PER_IP, global: config.SIGNUP_RATE_GLOBAL, windowMs: config.SIGNUP_RATE_WINDOW_MS },
+    signUpRate: { perIp: config.SIGNUP_RATE_PER_IP, global: config.SIGNUP_RATE_GLOBAL, windowMs: config.SIGNUP_RATE_WINDOW_MS, ipv6Prefix: config.SIGNUP_RATE_IPV6_PREFIX },
     ...(shared.counters ? { signUpCounters: shared.counters } : {}),
     logger,
     metrics,

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       SIGNUP_RATE_PER_IP: 1000,
       SIGNUP_RATE_GLOBAL: 100_000,
       SIGNUP_RATE_WINDOW_MS: 600_000,
+      SIGNUP_RATE_IPV6_PREFIX: 64,
       SHUTDOWN_GRACE_MS: 10_000,
       TRUST_PROXY: false,
       SUBGRAPH_MERGE_QUERIES: 'off',
@@ -101,6 +102,8 @@ describe('loadConfig', () => {
     expect(loadConfig(usersConfig, { LOG_READERS: 'notifications, audit' }).LOG_READERS).toEqual(['notifications', 'audit']);
     expect(loadConfig(usersConfig, { LOG_READERS: 'none' }).LOG_READERS).toEqual([]);
     expect(() => loadConfig(usersConfig, { LOG_READERS: 'notifications,,audit' })).toThrow(/LOG_READERS\.1: each reader must be 1-100 characters/);
+    expect(loadConfig(gatewayConfig, { SIGNUP_RATE_IPV6_PREFIX: '56' }).SIGNUP_RATE_IPV6_PREFIX).toBe(56);
+    for (const prefix of ['16', '129', '64.5']) expect(() => loadConfig(gatewayConfig, { SIGNUP_RATE_IPV6_PREFIX: prefix })).toThrow(/SIGNUP_RATE_IPV6_PREFIX: /);
   });
 
   it('reads in each service only the keys that service declares', () => {

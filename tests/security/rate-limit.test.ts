@@ -1,5 +1,5 @@
 import { parse, type OperationDefinitionNode } from 'graphql';
-import { countRootField, createSignUpLimiter } from '../../gateway/src/rate-limit';
+import { addressKey, countRootField, createSignUpLimiter } from '../../gateway/src/rate-limit';
 import { gql, SIGN_UP } from '../helpers/graphql';
 import { startGateway } from '../../gateway/src/service';
 import type { RunningService } from '../../lib/service';
@@ -41,6 +41,25 @@ describe('counting sign-ups in an operation', () => {
   });
 });
 
+describe('the address a client is counted under', () => {
+  it('is an IPv4 address itself, also when written IPv4-mapped', () => {
+    expect(addressKey('203.0.113.7', 64)).toBe('203.0.113.7');
+    expect(addressKey('::ffff:203.0.113.7', 64)).toBe('203.0.113.7');
+  });
+
+  it('is the /64 (or the configured prefix) of an IPv6 address, however it is written', () => {
+    expect(addressKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd', 64)).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:0DB8:0001:0002:0000:0000:0000:0001', 64)).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8:1:3::1', 64)).toBe('2001:db8:1:3::/64');
+    expect(addressKey('2001:db8:1:3::1', 48)).toBe('2001:db8:1::/48');
+    expect(addressKey('2001:db8:1:3::1', 128)).toBe('2001:db8:1:3::1/128');
+  });
+
+  it('leaves what is no address as it is', () => {
+    expect(addressKey('unknown', 64)).toBe('unknown');
+  });
+});
+
 describe('the sign-up limiter', () => {
   beforeEach(() => {
     jest.useFakeTimers({ now: 0 });
@@ -50,7 +69,7 @@ describe('the sign-up limiter', () => {
   });
 
   it('refuses past the per-address limit until the window has passed, all or nothing', async () => {
-    const limiter = createSignUpLimiter({ perIp: 3, global: 100, windowMs: 1000 });
+    const limiter = createSignUpLimiter({ perIp: 3, global: 100, windowMs: 1000, ipv6Prefix: 64 });
     expect(await limiter.take('a', 2)).toEqual({ ok: true });
     expect(await limiter.take('a', 2)).toEqual({ ok: false, scope: 'ip', retryAfterMs: 1000 });
     expect(await limiter.take('a', 1)).toEqual({ ok: true });
@@ -62,7 +81,7 @@ describe('the sign-up limiter', () => {
   });
 
   it('refuses everyone past the global limit, and a refused request takes nothing from its address', async () => {
-    const limiter = createSignUpLimiter({ perIp: 2, global: 3, windowMs: 1000 });
+    const limiter = createSignUpLimiter({ perIp: 2, global: 3, windowMs: 1000, ipv6Prefix: 64 });
     expect(await limiter.take('a', 2)).toEqual({ ok: true });
     jest.setSystemTime(100);
     expect(await limiter.take('b', 2)).toEqual({ ok: false, scope: 'global', retryAfterMs: 900 });
@@ -150,6 +169,24 @@ describe('sign-up rate limits without a trusted proxy (TRUST_PROXY unset)', () =
     const refused = await forged(3);
     expect(refused.status).toBe(429);
     expect((await bodyOf(refused)).errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ip' });
+  });
+});
+
+describe('sign-up rate limits for IPv6 clients', () => {
+  const fixture = useSystem({ env: { SIGNUP_RATE_PER_IP: '3', TRUST_PROXY: 'loopback' } });
+  const signUpFrom = (ip: string, n: number) =>
+    fetch(fixture.system.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+      body: JSON.stringify({ query: SIGN_UP, variables: { input: { name: `Six ${n}`, email: `six${n}@example.com` } } }),
+    });
+
+  it('counts a /64 as one client: a new address from the same network buys no sign-up, another network has its own', async () => {
+    for (const n of [1, 2, 3]) expect((await signUpFrom(`2001:db8:aa:1::${n}`, n)).status).toBe(200);
+    const rotated = await signUpFrom('2001:db8:aa:1:ffff:ffff:ffff:4', 4);
+    expect(rotated.status).toBe(429);
+    expect((await bodyOf(rotated)).errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ip' });
+    expect((await signUpFrom('2001:db8:aa:2::1', 5)).status).toBe(200);
   });
 });
 
