@@ -1,6 +1,6 @@
 import type { Immutable } from 'immer';
-import { createMemoryBackend, LogUnavailableError, type LogBackend, type StreamLog } from '../../lib/log';
-import { openStore, type Store } from '../../lib/store';
+import { createMemoryBackend, LogUnavailableError, VersionConflictError, type LogBackend, type StreamLog } from '../../lib/log';
+import { DEFAULT_CONFLICT_POLICY, openStore, type Store } from '../../lib/store';
 import { startDeliveryWorker, type DeliveryWorker } from '../../subgraphs/notifications/src/delivery-worker';
 import {
   beginAttempt,
@@ -54,6 +54,21 @@ const withFlakyAppends = (backend: LogBackend) => {
     }),
     failNextAppend: () => {
       armed = true;
+    },
+  };
+};
+
+/** A backend whose next appends, once armed, lose their race every time until the store gives the command up. */
+const withLostRaces = (backend: LogBackend) => {
+  let losses = 0;
+  return {
+    backend: withAppends(backend, (log, record) => {
+      if (losses === 0) return log.append(record);
+      losses -= 1;
+      return Promise.reject(new VersionConflictError('notifications', record.version));
+    }),
+    loseNextRaces: () => {
+      losses = DEFAULT_CONFLICT_POLICY.limit;
     },
   };
 };
@@ -233,6 +248,23 @@ describe('delivery claims between notifications replicas', () => {
 
     expect(smtp.messages).toHaveLength(1);
     expect(deliveryById(a.store.state, id)).toMatchObject({ status: 'SENT', attempts: 2, sentAt: sent!.sentAt });
+  });
+
+  it('records SENT again, and never mails twice, when other writers win every race for the log right after a send', async () => {
+    const { backend, loseNextRaces } = withLostRaces(createMemoryBackend());
+    const a = await aReplica(backend, 'replica-a', { leaseMs: SHORT_LEASE_MS, onSent: loseNextRaces });
+    const b = await aReplica(backend, 'replica-b', { leaseMs: SHORT_LEASE_MS });
+    const id = await queueWelcome(a);
+    await b.store.catchUp();
+
+    a.worker.schedule(id);
+    const sent = await settled(a, id);
+    // Past a lease: had `a` left its SENT unrecorded, `b` would have taken the delivery over and sent it again.
+    b.worker.schedule(id);
+    await new Promise((resolve) => setTimeout(resolve, 2 * SHORT_LEASE_MS));
+
+    expect(sent).toMatchObject({ status: 'SENT', attempts: 1 });
+    expect(smtp.messages).toHaveLength(1);
   });
 
   it('records SENT again, and never mails twice, when the log is out of reach right after a send', async () => {

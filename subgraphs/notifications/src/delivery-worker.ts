@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { backoffMs, type Backoff } from '../../../lib/backoff';
 import type { Logger } from '../../../lib/logger';
 import { LogUnavailableError } from '../../../lib/log';
-import type { Store } from '../../../lib/store';
+import { ContentionError, type Store } from '../../../lib/store';
 import {
   beginAttempt,
   claimKey,
@@ -285,6 +285,10 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
           if (error instanceof LogUnavailableError) {
             pause('log', error);
             due.add(id);
+          } else if (error instanceof ContentionError) {
+            // Other replicas kept winning the log; what this attempt did not record (a SENT) is recorded on the next, never sent again.
+            logger.warn({ err: error, deliveryId: id }, 'delivery attempt lost its races for the log; trying again');
+            schedule(id, backoffMs(1, retry));
           } else logger.error({ err: error, deliveryId: id }, 'delivery attempt crashed');
         })
         .finally(() => {
