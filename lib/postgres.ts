@@ -51,3 +51,23 @@ export const createPool = ({ url, logger, timeoutMs = 5_000, maxConnections = 10
   pool.on('error', (error) => logger.warn({ err: error }, 'an idle database connection failed'));
   return pool;
 };
+
+/**
+ * Runs `statements` (each `CREATE … IF NOT EXISTS`) in one transaction under the advisory lock `lock`:
+ * processes starting together take turns, since PostgreSQL's own `IF NOT EXISTS` races
+ * (42P07, 42710, 23505 when two create the same table at once).
+ */
+export const migrate = async (pool: Pool, lock: number, statements: readonly string[]): Promise<void> => {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [lock]);
+    for (const statement of statements) await client.query(statement);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+};

@@ -59,7 +59,7 @@ export const gatewayConfig = mergeConfigs(
   commonConfig,
   defineConfig({
     keys: ({ production }) => ({
-      /** Unset: every interface, as a public endpoint needs. */
+      /** Unset: see `gatewayHost`. */
       GATEWAY_HOST: z.string().min(1).optional(),
       GATEWAY_PORT: port(4000),
       USERS_URL: optionalUrl,
@@ -109,3 +109,12 @@ export const gatewayConfig = mergeConfigs(
 );
 
 export type GatewayConfig = ConfigOf<typeof gatewayConfig>;
+
+/**
+ * Where the public endpoint listens: `GATEWAY_HOST`; unset, every interface, except with `TRUST_PROXY`
+ * a hop count or `true`. Those believe whoever connects is the last proxy, so a client that reaches
+ * the gateway directly names its own address in `X-Forwarded-For`: then only loopback (a proxy on
+ * this machine), unless `GATEWAY_HOST` names the interface the proxies, and only they, reach.
+ */
+export const gatewayHost = ({ GATEWAY_HOST, TRUST_PROXY }: Pick<GatewayConfig, 'GATEWAY_HOST' | 'TRUST_PROXY'>): string | undefined =>
+  GATEWAY_HOST ?? (TRUST_PROXY === true || (typeof TRUST_PROXY === 'number' && TRUST_PROXY > 0) ? '127.0.0.1' : undefined);

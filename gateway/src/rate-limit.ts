@@ -1,8 +1,11 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import ipaddr from 'ipaddr.js';
+import CircuitBreaker from 'opossum';
 import type { Pool } from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Logger } from '../../lib/logger';
+import { migrate } from '../../lib/postgres';
 import { rateLimited } from './errors';
 
 export interface RateLimitOptions {
@@ -22,23 +25,69 @@ export interface SignUpLimiter {
   take(ip: string, count: number): Promise<TakeResult>;
 }
 
+/** A window's counter: rate-limiter-flexible's `consume` (rejects with a `RateLimiterRes` when refused) and `reward`. */
+export type Counter = Pick<RateLimiterAbstract, 'consume' | 'reward'>;
+
 /** Where the counters live: in this process by default; a shared store makes the limits hold across gateway replicas. */
-export type CounterStore = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract;
+export type CounterStore = (options: { keyPrefix: string; points: number; duration: number }) => Counter;
 
 const memoryCounters: CounterStore = (options) => new RateLimiterMemory(options);
 
+// Any constant will do: it only has to be the same in every gateway that creates the table.
+const COUNTERS_TABLE_LOCK = 0x726c6d31;
+const COUNTERS_TABLE = 'signup_rate_limits';
+
+export interface SharedCounterOptions {
+  readonly logger: Logger;
+  /** How long a count in the database may take before it is made in memory instead. */
+  readonly timeoutMs?: number;
+  /** After the database failed, how long every count is made in memory before it is tried again. */
+  readonly cooldownMs?: number;
+  /** Told each count made in memory instead of the database: `timeout`, `error`, or `open` (not tried). */
+  readonly onFallback?: (reason: 'timeout' | 'error' | 'open') => void;
+}
+
 /**
- * Counters in one PostgreSQL table (created if missing): every gateway replica
- * on the same database counts together. While the database is away, each
- * gateway counts in its own memory instead, so sign-ups stay limited.
+ * Counters in one PostgreSQL table (created if missing, one gateway at a time): every gateway
+ * replica on the same database counts together. A count the database does not make within
+ * `timeoutMs` is made in this gateway's memory, and after a failure a circuit breaker (opossum)
+ * counts in memory for `cooldownMs` without asking the database, then lets one count try it:
+ * while the database is away, sign-ups stay limited (per gateway) and wait for nothing.
  */
-export const postgresCounters = async (pool: Pool): Promise<CounterStore> => {
-  const table = { storeClient: pool, storeType: 'pool', tableName: 'signup_rate_limits' };
-  await new Promise<void>((resolve, reject) => {
-    new RateLimiterPostgres({ ...table, keyPrefix: 'setup', points: 1, duration: 1 }, (error?: unknown) => (error ? reject(error) : resolve()));
+export const postgresCounters = async (
+  pool: Pool,
+  { logger, timeoutMs = 500, cooldownMs = 5_000, onFallback }: SharedCounterOptions,
+): Promise<{ counters: CounterStore; close(): void }> => {
+  await migrate(pool, COUNTERS_TABLE_LOCK, [
+    // The table rate-limiter-flexible would create itself, racing other gateways.
+    `CREATE TABLE IF NOT EXISTS ${COUNTERS_TABLE} (key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
+  ]);
+  const breaker = new CircuitBreaker((inDatabase: () => Promise<unknown>, _inMemory: () => Promise<unknown>) => inDatabase(), {
+    timeout: timeoutMs,
+    resetTimeout: cooldownMs,
+    // A refusal is the database answering.
+    errorFilter: (error: unknown) => error instanceof RateLimiterRes,
   });
-  return (options) =>
-    new RateLimiterPostgres({ ...table, ...options, tableCreated: true, clearExpiredByTimeout: true, insuranceLimiter: new RateLimiterMemory(options) });
+  breaker.fallback((_inDatabase: () => Promise<unknown>, inMemory: () => Promise<unknown>, error: unknown) => {
+    const reason = (error as { code?: string }).code;
+    onFallback?.(reason === 'EOPENBREAKER' ? 'open' : reason === 'ETIMEDOUT' ? 'timeout' : 'error');
+    return inMemory();
+  });
+  breaker.on('open', () => logger.warn({ cooldownMs }, "the sign-up counters' database failed: counting sign-ups in this gateway's memory"));
+  breaker.on('close', () => logger.info('counting sign-ups in the database again'));
+  const counters: CounterStore = (options) => {
+    const inDatabase = new RateLimiterPostgres({ storeClient: pool, storeType: 'pool', tableName: COUNTERS_TABLE, tableCreated: true, ...options });
+    const inMemory = new RateLimiterMemory(options);
+    const count =
+      (method: 'consume' | 'reward') =>
+      (key: string | number, points?: number) =>
+        breaker.fire(
+          () => inDatabase[method](key, points),
+          () => inMemory[method](key, points),
+        ) as Promise<RateLimiterRes>;
+    return { consume: count('consume'), reward: count('reward') };
+  };
+  return { counters, close: () => breaker.shutdown() };
 };
 
 /**

@@ -1,10 +1,10 @@
 import { httpLimitsOf } from '../../lib/config';
-import type { GatewayConfig } from './config';
+import { gatewayHost, type GatewayConfig } from './config';
 import type { Logger } from '../../lib/logger';
 import { createPool, databaseUnreachable } from '../../lib/postgres';
 import { listenService, type RunningService } from '../../lib/service';
 import { createIdentify } from './auth/identify';
-import { createGatewayMetrics } from './metrics';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { postgresCounters, type CounterStore } from './rate-limit';
 import { createGatewayServer } from './server';
 import { supergraphFromFile } from './supergraph-file';
@@ -18,11 +18,23 @@ const corsOrigin = (config: GatewayConfig): boolean | string[] => {
 };
 
 /** With `DATABASE_URL`, the sign-up counters every gateway replica shares; otherwise none (memory). */
-const sharedCounters = async (url: string | undefined, logger: Logger): Promise<{ counters?: CounterStore; close(): Promise<void> }> => {
+const sharedCounters = async (
+  url: string | undefined,
+  logger: Logger,
+  metrics: GatewayMetrics,
+): Promise<{ counters?: CounterStore; close(): Promise<void> }> => {
   if (!url) return { close: async () => undefined };
-  const pool = createPool({ url, logger, maxConnections: 4 });
+  // Short timeouts: while the database is away a sign-up must not wait on its counter.
+  const pool = createPool({ url, logger, maxConnections: 4, timeoutMs: 1_000 });
   try {
-    return { counters: await postgresCounters(pool), close: () => pool.end() };
+    const shared = await postgresCounters(pool, { logger, onFallback: (reason) => metrics.signUpsCountedInMemory.inc({ reason }) });
+    return {
+      counters: shared.counters,
+      close: async () => {
+        shared.close();
+        await pool.end();
+      },
+    };
   } catch (error) {
     await pool.end();
     throw databaseUnreachable(url, error, "count sign-ups in each gateway's memory");
@@ -32,7 +44,7 @@ const sharedCounters = async (url: string | undefined, logger: Logger): Promise<
 /** Serves the public endpoint from the supergraph file, following changes to it. */
 export const startGateway = async (config: GatewayConfig, logger: Logger): Promise<RunningService> => {
   const metrics = createGatewayMetrics();
-  const shared = await sharedCounters(config.DATABASE_URL, logger);
+  const shared = await sharedCounters(config.DATABASE_URL, logger, metrics);
   const { identify, warmUp } = createIdentify(config, logger);
   // Not awaited: an issuer that is down at start is looked up again when the first token arrives.
   void warmUp();
@@ -68,7 +80,7 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
       // The scope itself: its logger and client address are made only if something asks for them.
       context: async (scope) => scope,
       identify,
-      host: config.GATEWAY_HOST,
+      host: gatewayHost(config),
       port: config.GATEWAY_PORT,
       path: '/',
       logger,

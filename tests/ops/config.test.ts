@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config';
 import { systemConfig } from '../../lib/system';
-import { gatewayConfig } from '../../gateway/src/config';
+import { gatewayConfig, gatewayHost } from '../../gateway/src/config';
 import { notificationsConfig } from '../../subgraphs/notifications/src/config';
 import { usersConfig } from '../../subgraphs/users/src/config';
 
@@ -104,6 +104,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig(usersConfig, { LOG_READERS: 'notifications,,audit' })).toThrow(/LOG_READERS\.1: each reader must be 1-100 characters/);
     expect(loadConfig(gatewayConfig, { SIGNUP_RATE_IPV6_PREFIX: '56' }).SIGNUP_RATE_IPV6_PREFIX).toBe(56);
     for (const prefix of ['16', '129', '64.5']) expect(() => loadConfig(gatewayConfig, { SIGNUP_RATE_IPV6_PREFIX: prefix })).toThrow(/SIGNUP_RATE_IPV6_PREFIX: /);
+  });
+
+  it('listens on every interface unless a hop count trusts whoever connects: then on loopback, or where GATEWAY_HOST says', () => {
+    const hostOf = (env: Record<string, string>) => gatewayHost(loadConfig(gatewayConfig, env));
+    expect(hostOf({})).toBeUndefined();
+    expect(hostOf({ TRUST_PROXY: '0' })).toBeUndefined();
+    expect(hostOf({ TRUST_PROXY: '10.0.0.0/8' })).toBeUndefined();
+    expect(hostOf({ TRUST_PROXY: '1' })).toBe('127.0.0.1');
+    expect(hostOf({ TRUST_PROXY: 'true' })).toBe('127.0.0.1');
+    expect(hostOf({ TRUST_PROXY: '2', GATEWAY_HOST: '10.1.2.3' })).toBe('10.1.2.3');
   });
 
   it('reads in each service only the keys that service declares', () => {

@@ -1,10 +1,12 @@
 import { parse, type OperationDefinitionNode } from 'graphql';
-import { addressKey, countRootField, createSignUpLimiter } from '../../gateway/src/rate-limit';
-import { gql, SIGN_UP } from '../helpers/graphql';
+import { Client, Pool } from 'pg';
+import { addressKey, countRootField, createSignUpLimiter, postgresCounters } from '../../gateway/src/rate-limit';
+import { eventually, gql, SIGN_UP } from '../helpers/graphql';
 import { startGateway } from '../../gateway/src/service';
 import type { RunningService } from '../../lib/service';
 import { silentLogger } from '../helpers/logs';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
+import { startStallingProxy, type StallingProxy } from '../helpers/stalling-proxy';
 import { useSystem } from '../helpers/system';
 import { bodyOf } from '../helpers/http';
 
@@ -244,5 +246,86 @@ describeWithPostgres('sign-up rate limits across gateway replicas (DATABASE_URL 
       expect(refused.status).toBe(429);
       expect((await bodyOf(refused)).errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ip' });
     }
+  });
+
+  it('lets fresh gateways create the counters table at the same moment', async () => {
+    const failures: unknown[] = [];
+    for (let round = 0; round < 20; round++) {
+      const url = await cluster.createDatabase(`fresh-limits-${round}`);
+      const pools = Array.from({ length: 4 }, () => new Pool({ connectionString: url }));
+      const started = await Promise.allSettled(pools.map((pool) => postgresCounters(pool, { logger: silentLogger() })));
+      for (const outcome of started) {
+        if (outcome.status === 'rejected') failures.push((outcome.reason as Error).message);
+        else outcome.value.close();
+      }
+      await Promise.all(pools.map((pool) => pool.end()));
+    }
+    expect(failures).toEqual([]);
+  });
+
+  describe('while the database does not answer', () => {
+    let proxy: StallingProxy;
+    let stalled: RunningService;
+    beforeAll(async () => {
+      proxy = await startStallingProxy({ host: '127.0.0.1', port: cluster.port });
+      const proxied = new URL(fixture.system.config.DATABASE_URL!);
+      proxied.port = String(proxy.port);
+      stalled = await startGateway({ ...fixture.system.config, DATABASE_URL: proxied.toString(), GATEWAY_PORT: 0 }, silentLogger());
+    });
+    afterAll(async () => {
+      proxy?.resume();
+      await stalled?.stop();
+      await proxy?.close();
+    });
+    const inMemory = async () => {
+      const text = await (await fetch(new URL('/metrics', stalled.url))).text();
+      return Object.fromEntries([...text.matchAll(/^signup_counts_in_memory_total\{reason="(\w+)"[^}]*\} (\d+)$/gm)].map(([, reason, n]) => [reason, Number(n)]));
+    };
+
+    const signUpFrom = (address: string, n: number) =>
+      fetch(stalled.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: JSON.stringify({ query: SIGN_UP, variables: { input: { name: `Stalled ${n}`, email: `stalled${n}@example.com` } } }),
+      });
+    const countedInDatabase = async (address: string) => {
+      const client = new Client({ connectionString: fixture.system.config.DATABASE_URL });
+      await client.connect();
+      try {
+        return (await client.query('SELECT 1 FROM signup_rate_limits WHERE key = $1', [`signup-ip:${address}`])).rowCount === 1;
+      } finally {
+        await client.end();
+      }
+    };
+
+    it('counts sign-ups in memory without waiting on it (the breaker opens after one timeout), still limited, and in the database again once it is back', async () => {
+      proxy.stallAnswers();
+      const statuses: number[] = [];
+      try {
+        for (const n of [1, 2, 3, 4]) statuses.push((await signUpFrom('203.0.113.60', n)).status);
+      } finally {
+        proxy.resume();
+      }
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      // Two counters per sign-up (the address, everyone): one timed out, then the breaker asked the database nothing.
+      expect(await inMemory()).toEqual({ timeout: 1, open: 7 });
+
+      // After the cool-down (5 s) one count tries the database again, and the breaker closes.
+      let n = 0;
+      await eventually(
+        async () => {
+          n += 1;
+          expect((await signUpFrom(`198.51.100.${n}`, 100 + n)).status).toBe(200);
+          return countedInDatabase(`198.51.100.${n}`);
+        },
+        (counted) => counted,
+        10_000,
+      );
+      const settled = await inMemory();
+      expect((await signUpFrom('203.0.113.99', 99)).status).toBe(200);
+      expect(await countedInDatabase('203.0.113.99')).toBe(true);
+      expect(n).toBeGreaterThan(1); // the database was not asked during the cool-down
+      expect(await inMemory()).toEqual(settled);
+    }, 30_000);
   });
 });

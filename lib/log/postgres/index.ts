@@ -3,7 +3,7 @@ import { createPool, databaseUnreachable, redactUrl } from '../../postgres';
 import type { LogBackend } from '../types';
 import { startFollower } from './follower';
 import { startNotifier } from './notifier';
-import { migrate } from './schema';
+import { migrateLog } from './schema';
 import { loadNewestSnapshot } from './snapshots';
 import { openPostgresStream } from './stream';
 
@@ -33,7 +33,7 @@ export const openPostgresBackend = async ({
 }: PostgresBackendOptions): Promise<LogBackend> => {
   const pool = createPool({ url, logger, timeoutMs, maxConnections });
   try {
-    await migrate(pool);
+    await migrateLog(pool);
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw databaseUnreachable(url, error, 'use the embedded log under DATA_DIR');

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { migrate } from '../../postgres';
 
 // Any constant will do: it only has to be the same in every process that migrates.
 const MIGRATION_LOCK = 0x6c6f6731;
@@ -20,17 +21,4 @@ const STATEMENTS = [
 ];
 
 /** Creates the tables if they are missing; replicas starting together take turns. */
-export const migrate = async (pool: Pool): Promise<void> => {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    for (const statement of STATEMENTS) await client.query(statement);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-};
+export const migrateLog = (pool: Pool): Promise<void> => migrate(pool, MIGRATION_LOCK, STATEMENTS);
