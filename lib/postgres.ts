@@ -16,11 +16,17 @@ export class DatabaseUnreachableError extends Error {
   override readonly name = 'DatabaseUnreachableError';
 }
 
+/** PostgreSQL refused a connection because it has as many as it allows (`max_connections`, or the role's limit). */
+const TOO_MANY_CONNECTIONS = '53300';
+
 /** The error a service refuses to start with when the database at `url` cannot be used. */
 export const databaseUnreachable = (url: string, error: unknown, fallback: string) =>
   new DatabaseUnreachableError(
     `cannot use the database at DATABASE_URL=${redactUrl(url)}: ${(error as Error).message}. ` +
-      `Check that PostgreSQL runs there and accepts this user, or unset DATABASE_URL to ${fallback}`,
+      ((error as { code?: unknown }).code === TOO_MANY_CONNECTIONS
+        ? 'PostgreSQL has all the connections it allows (max_connections, or the role\'s CONNECTION LIMIT): each subgraph replica ' +
+          'takes DATABASE_POOL_SIZE + 1 and each gateway 4; lower DATABASE_POOL_SIZE, run fewer replicas, or raise the limit'
+        : `Check that PostgreSQL runs there and accepts this user, or unset DATABASE_URL to ${fallback}`),
     { cause: error },
   );
 
@@ -30,7 +36,15 @@ export interface PoolOptions {
   /** Connecting, and each statement, give up after this long: requests fail quickly while the database is away. */
   readonly timeoutMs?: number;
   readonly maxConnections?: number;
+  /** The server ends a session left idle inside a transaction this long, releasing its locks. */
+  readonly idleInTransactionMs?: number;
 }
+
+/**
+ * TCP keepalive on every connection, after this much silence: a connection whose peer is gone (a half-open
+ * socket after a network fault) fails within a minute instead of the kernel's two hours.
+ */
+export const KEEPALIVE_AFTER_MS = 10_000;
 
 /**
  * How much longer the client waits for a statement than the server lets it run. The server cancels first
@@ -39,12 +53,16 @@ export interface PoolOptions {
 export const CLIENT_TIMEOUT_MARGIN_MS = 1_000;
 
 /** A pool that fails fast while the database is away and survives its restarts. */
-export const createPool = ({ url, logger, timeoutMs = 5_000, maxConnections = 10 }: PoolOptions): Pool => {
+export const createPool = ({ url, logger, timeoutMs = 5_000, maxConnections = 10, idleInTransactionMs = 60_000 }: PoolOptions): Pool => {
   const pool = new Pool({
     connectionString: url,
     connectionTimeoutMillis: timeoutMs,
     query_timeout: timeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
     statement_timeout: timeoutMs,
+    // A client that vanished mid-transaction (a snapshot holds an advisory lock) must not hold its locks for good.
+    idle_in_transaction_session_timeout: idleInTransactionMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_AFTER_MS,
     max: maxConnections,
   });
   // An idle connection dropped by a database restart must not take the process down; the next query reconnects.

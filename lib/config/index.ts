@@ -75,6 +75,8 @@ export const commonConfig = defineConfig({
     METRICS_TOKEN: secret,
     /** Unset: the embedded backend under DATA_DIR (subgraphs) and counters in memory (gateway). */
     DATABASE_URL: databaseUrl,
+    /** Connections of a subgraph's log pool; each subgraph also holds one for LISTEN, the gateway 4 for its counters. */
+    DATABASE_POOL_SIZE: positive(10),
   }),
   requiredInProduction: {
     SUBGRAPH_SECRET: 'required in production: the shared secret the gateway sends and the subgraphs demand',

@@ -27,6 +27,48 @@ describeWithPostgres('PostgreSQL log backend when the database goes away', () =>
   };
   const aSignUp = (email: string) => signUp({ name: 'Someone', email }, { id: randomUUID(), createdAt: new Date(0).toISOString() });
 
+  it('ends a session left idle inside a transaction, so the locks of a client that vanished are released', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const vanished = createPool({ url, logger: silentLogger(), idleInTransactionMs: 300 });
+    const other = createPool({ url, logger: silentLogger() });
+    try {
+      const client = await vanished.connect();
+      client.on('error', () => undefined); // the server ends the session: expected
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(42)');
+      const tryLock = async () => (await other.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(42) AS locked')).rows[0]!.locked;
+      expect(await tryLock()).toBe(false);
+
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+      client.release(true);
+      expect(await tryLock()).toBe(true);
+    } finally {
+      await Promise.all([vanished.end(), other.end()]);
+    }
+  });
+
+  it('says what to change when PostgreSQL has no connection left for the service (53300)', async () => {
+    const url = await cluster.createDatabase(`faults_${++databases}`);
+    const admin = createPool({ url, logger: silentLogger() });
+    const limitedUrl = new URL(url);
+    limitedUrl.username = `limited_${databases}`;
+    await admin.query(`CREATE ROLE ${limitedUrl.username} LOGIN CONNECTION LIMIT 1`);
+    await admin.query(`GRANT CREATE ON SCHEMA public TO ${limitedUrl.username}`);
+    const holder = createPool({ url: limitedUrl.toString(), logger: silentLogger() });
+    try {
+      await holder.query('SELECT 1'); // holds the role's one connection, idle in the pool
+
+      const opening = openPostgresBackend({ url: limitedUrl.toString(), logger: silentLogger(), timeoutMs: 1_000 });
+
+      await expect(opening).rejects.toThrow(/too many connections for role .*\. PostgreSQL has all the connections it allows .* lower DATABASE_POOL_SIZE/);
+    } finally {
+      await holder.end();
+      await admin.end();
+    }
+  });
+
   it('lets the server cancel a statement that overruns the timeout, so a timeout the caller sees means the statement did not happen', async () => {
     const url = await cluster.createDatabase(`faults_${++databases}`);
     const pool = createPool({ url, logger: silentLogger(), timeoutMs: 300 });

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { createPool, databaseUnreachable, redactUrl } from '../../postgres';
+import { createPool, databaseUnreachable, KEEPALIVE_AFTER_MS, redactUrl } from '../../postgres';
 import type { LogBackend } from '../types';
 import { startFollower } from './follower';
 import { startNotifier } from './notifier';
@@ -38,7 +38,8 @@ export const openPostgresBackend = async ({
     await pool.end().catch(() => undefined);
     throw databaseUnreachable(url, error, 'use the embedded log under DATA_DIR');
   }
-  const notifier = startNotifier({ connectionString: url, connectionTimeoutMillis: timeoutMs }, logger);
+  // The listening connection idles for long: keepalive tells a dead one from a quiet one.
+  const notifier = startNotifier({ connectionString: url, connectionTimeoutMillis: timeoutMs, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_AFTER_MS }, logger);
   logger.info({ database: redactUrl(url) }, 'log backend: PostgreSQL');
 
   return {
