@@ -108,6 +108,12 @@ export interface SubscribeOptions {
    * as consumed (the consumer has stored its cursor).
    */
   readonly onRecords: (records: LogRecord[]) => Promise<void>;
+  /**
+   * The consumer's durable cursor as it is now, when it can be ahead of what this subscription
+   * handed over (another replica of the consumer consumed meanwhile): records missing below it
+   * are no gap, and the subscription goes on after it.
+   */
+  readonly consumed?: () => Promise<number>;
   readonly logger: Logger;
 }
 

@@ -3,7 +3,8 @@ import { openPostgresBackend, type LogBackend } from '../../lib/log';
 import { aLogRecord } from '../helpers/builders';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
 import { runLogContract } from './contract';
-import { silentLogger } from '../helpers/logs';
+import { eventually } from '../helpers/graphql';
+import { recordingLogger, silentLogger } from '../helpers/logs';
 
 describeWithPostgres('PostgreSQL log backend', () => {
   let cluster: PostgresCluster;
@@ -31,6 +32,95 @@ describeWithPostgres('PostgreSQL log backend', () => {
         },
       };
     },
+  });
+
+  describe('pruning', () => {
+    const BATCH = 40;
+    const versionsIn = async (url: string, stream: string) => {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ first: number | null; count: number }>(
+          'SELECT min(version)::int AS first, count(*)::int AS count FROM log_records WHERE stream = $1',
+          [stream],
+        );
+        return rows[0]!;
+      } finally {
+        await client.end();
+      }
+    };
+    const appendThrough = async (stream: { append: (record: ReturnType<typeof aLogRecord>) => Promise<void> }, from: number, to: number) => {
+      for (let version = from; version <= to; version++) await stream.append(aLogRecord(version));
+    };
+
+    it('deletes, a bounded batch per run, the records below the spare snapshot that every declared reader has consumed, and keeps what a declared reader that never ran needs', async () => {
+      const url = await cluster.createDatabase('pruning');
+      const { logger, lines } = recordingLogger('info');
+      const backend = await openPostgresBackend({ url, logger, pollMs: 100, prune: { everyMs: 100, batch: BATCH } });
+      const other = await openPostgresBackend({ url, logger: silentLogger(), pollMs: 100 });
+      try {
+        const stream = await backend.openStream('users', { logger, readers: ['notifications', 'audit'], restore: () => undefined, replay: () => undefined });
+        await appendThrough(stream, 1, 150);
+        await stream.snapshot(100, ['{}']);
+        await stream.snapshot(150, ['{}']);
+        const notifications = other.subscribe('users', { after: 0, consumer: 'notifications', onRecords: async () => undefined, logger: silentLogger() });
+        await eventually(async () => notifications.version, (version) => version === 150);
+        await notifications.close();
+
+        // `audit` is declared but never ran: it needs every record still.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(await versionsIn(url, 'users')).toEqual({ first: 1, count: 150 });
+
+        const audit = other.subscribe('users', { after: 0, consumer: 'audit', onRecords: async () => undefined, logger: silentLogger() });
+        await eventually(async () => audit.version, (version) => version === 150);
+        await audit.close();
+        // Through the spare snapshot (100), never the records after it.
+        await eventually(() => versionsIn(url, 'users'), (left) => left.first === 101);
+        expect(await versionsIn(url, 'users')).toEqual({ first: 101, count: 50 });
+        const runs = lines.filter((line) => line.msg === 'log records pruned').map((line) => line['deleted']);
+        expect(runs).toEqual([40, 40, 20]);
+        await stream.close();
+      } finally {
+        await Promise.all([backend.close(), other.close()]);
+      }
+    });
+
+    it('lets a replica of a reader that fell behind go on past records another replica consumed and pruning removed', async () => {
+      const url = await cluster.createDatabase('pruned_reader');
+      const backend = await openPostgresBackend({ url, logger: silentLogger(), pollMs: 100, prune: { everyMs: 100, batch: 1_000 } });
+      try {
+        const stream = await backend.openStream('users', { logger: silentLogger(), readers: ['notifications'], restore: () => undefined, replay: () => undefined });
+        await appendThrough(stream, 1, 60);
+        await stream.snapshot(30, ['{}']);
+        await stream.snapshot(60, ['{}']);
+        const ahead = backend.subscribe('users', { after: 0, consumer: 'notifications', onRecords: async () => undefined, logger: silentLogger() });
+        await eventually(async () => ahead.version, (version) => version === 60);
+        await ahead.close();
+        await eventually(() => versionsIn(url, 'users'), (left) => left.first === 31);
+
+        const seen: number[] = [];
+        // This replica's own cursor says 10; the shared state it reads says 45.
+        const behind = backend.subscribe('users', {
+          after: 10,
+          consumer: 'notifications',
+          consumed: async () => 45,
+          onRecords: async (records) => void seen.push(...records.map((record) => record.version)),
+          logger: silentLogger(),
+        });
+        await eventually(async () => behind.version, (version) => version === 60);
+        await behind.close();
+        expect(seen).toEqual(Array.from({ length: 15 }, (_, i) => 46 + i));
+        expect(behind.gap).toBeUndefined();
+
+        const lost = backend.subscribe('users', { after: 10, consumer: 'notifications', consumed: async () => 10, onRecords: async () => undefined, logger: silentLogger() });
+        await eventually(async () => lost.gap, (gap) => gap !== undefined);
+        await lost.close();
+        expect(lost.gap).toMatchObject({ after: 10, first: 31 });
+        await stream.close();
+      } finally {
+        await backend.close();
+      }
+    });
   });
 
   it('commits 200 concurrent appends, all of them, in far fewer transactions (group commit)', async () => {

@@ -3,6 +3,7 @@ import { createPool, databaseUnreachable, KEEPALIVE_AFTER_MS, redactUrl } from '
 import type { LogBackend } from '../types';
 import { startFollower } from './follower';
 import { startNotifier } from './notifier';
+import { DEFAULT_PRUNE_POLICY, type PrunePolicy } from './prune';
 import { migrateLog } from './schema';
 import { loadNewestSnapshot } from './snapshots';
 import { openPostgresStream } from './stream';
@@ -17,6 +18,8 @@ export interface PostgresBackendOptions {
   readonly timeoutMs?: number;
   /** Connections of this service's pool. */
   readonly maxConnections?: number;
+  /** How records nothing needs any more are deleted (defaults: `DEFAULT_PRUNE_POLICY`). */
+  readonly prune?: PrunePolicy;
 }
 
 /**
@@ -30,6 +33,7 @@ export const openPostgresBackend = async ({
   pollMs = 1_000,
   timeoutMs = 5_000,
   maxConnections = 10,
+  prune = DEFAULT_PRUNE_POLICY,
 }: PostgresBackendOptions): Promise<LogBackend> => {
   const pool = createPool({ url, logger, timeoutMs, maxConnections });
   try {
@@ -43,10 +47,10 @@ export const openPostgresBackend = async ({
   logger.info({ database: redactUrl(url) }, 'log backend: PostgreSQL');
 
   return {
-    openStream: (name, options) => openPostgresStream({ ...options, pool, notifier, name, pollMs }),
-    subscribe: (name, { after, onRecords, logger: subscriberLogger }) =>
-      // The cursor lives in the consumer's own state, so the database keeps nothing per consumer.
-      startFollower({ pool, notifier, stream: name, after, onRecords, logger: subscriberLogger, pollMs }),
+    openStream: (name, options) => openPostgresStream({ ...options, pool, notifier, name, pollMs, prune }),
+    subscribe: (name, { after, consumer, consumed, onRecords, logger: subscriberLogger }) =>
+      // The cursor lives in the consumer's own state; `log_readers` only tells pruning how far it got.
+      startFollower({ pool, notifier, stream: name, after, onRecords, logger: subscriberLogger, pollMs, consumer, consumed }),
     async head(name) {
       const { rows } = await pool.query<{ head: string }>(
         'SELECT coalesce(max(version), 0) AS head FROM log_records WHERE stream = $1',

@@ -18,6 +18,13 @@ const STATEMENTS = [
      written_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (stream, version)
    )`,
+  // How far each reader of a stream has consumed it: records no declared reader still needs may be pruned.
+  `CREATE TABLE IF NOT EXISTS log_readers (
+     stream  text   NOT NULL,
+     reader  text   NOT NULL,
+     version bigint NOT NULL,
+     PRIMARY KEY (stream, reader)
+   )`,
 ];
 
 /** Creates the tables if they are missing; replicas starting together take turns. */

@@ -3,6 +3,7 @@ import { LogUnavailableError, VersionConflictError, type LogRecord, type OpenStr
 import { startFollower } from './follower';
 import type { Notifier } from './notifier';
 import { CHANNEL, encode, readAll } from './records';
+import { pruneRecords, type PrunePolicy } from './prune';
 import { loadNewestSnapshot, storeSnapshot } from './snapshots';
 
 export interface PostgresStreamOptions extends OpenStreamOptions {
@@ -10,6 +11,7 @@ export interface PostgresStreamOptions extends OpenStreamOptions {
   readonly notifier: Notifier;
   readonly name: string;
   readonly pollMs: number;
+  readonly prune: PrunePolicy;
 }
 
 /** Records per INSERT: a longer queue goes out in several statements. */
@@ -27,7 +29,17 @@ const APPEND = `
 const isUniqueViolation = (error: unknown) => (error as { code?: unknown }).code === '23505';
 
 /** Opens `name` for writing: the newest snapshot, the records after it, then compare-and-appends with group commit. */
-export const openPostgresStream = async ({ pool, notifier, name, logger, restore, replay, pollMs }: PostgresStreamOptions): Promise<StreamLog> => {
+export const openPostgresStream = async ({
+  pool,
+  notifier,
+  name,
+  logger,
+  readers = [],
+  restore,
+  replay,
+  pollMs,
+  prune,
+}: PostgresStreamOptions): Promise<StreamLog> => {
   const snapshot = await loadNewestSnapshot(pool, name);
   let known = 0;
   if (snapshot) {
@@ -69,6 +81,17 @@ export const openPostgresStream = async ({ pool, notifier, name, logger, restore
     }
     flushing = undefined;
   };
+
+  let pruning: Promise<unknown> | undefined;
+  const pruneSoon = () => {
+    pruning ??= pruneRecords(pool, name, readers, prune.batch, logger)
+      .catch((error: unknown) => logger.warn({ err: error, stream: name }, 'pruning the log failed; the next run tries again'))
+      .finally(() => {
+        pruning = undefined;
+      });
+  };
+  const pruneTimer = setInterval(pruneSoon, prune.everyMs);
+  pruneTimer.unref();
 
   return {
     get version() {
@@ -116,13 +139,15 @@ export const openPostgresStream = async ({ pool, notifier, name, logger, restore
     async snapshot(version, chunks) {
       sinceSnapshot = { records: 0, bytes: 0 };
       await storeSnapshot(pool, name, version, chunks, logger);
+      pruneSoon();
     },
     get sinceSnapshot() {
       return sinceSnapshot;
     },
     async close() {
       closed = true;
-      await flushing;
+      clearInterval(pruneTimer);
+      await Promise.all([flushing, pruning]);
     },
   };
 };

@@ -28,6 +28,11 @@ export const startUserEventsConsumer = ({ store, backend, messageIdDomain, now, 
   backend.subscribe('users', {
     after: store.state.cursor,
     consumer: CONSUMER_NAME,
+    // Replicas share one cursor: one that fell behind goes on from where the others have consumed.
+    consumed: async () => {
+      await store.catchUp();
+      return store.state.cursor;
+    },
     logger,
     onRecords: async (records) => {
       const { queued, poisoned } = await store.execute(consumeUserRecords(records, { now: now().toISOString(), messageIdDomain }));
