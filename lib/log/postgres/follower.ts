@@ -38,14 +38,20 @@ export const startFollower = ({ pool, notifier, stream, after, onRecords, logger
   // `after` is durable in the reader's state: recorded on the first tick too.
   let acknowledged = -1;
   let acknowledging: Promise<void> = Promise.resolve();
+  let ackFailing = false;
   const acknowledge = () => {
     if (consumer === undefined || version === acknowledged) return acknowledging;
     const upTo = version;
     acknowledging = pool.query(ACKNOWLEDGE, [stream, consumer, upTo]).then(
       () => {
         acknowledged = Math.max(acknowledged, upTo);
+        ackFailing = false;
       },
-      (error: unknown) => logger.warn({ err: error, stream, consumer }, 'recording how far this reader has read failed; will retry'),
+      (error: unknown) => {
+        // Once per outage: the database being away is said elsewhere too.
+        if (!ackFailing) logger.warn({ err: error, stream, consumer }, 'recording how far this reader has read failed; will retry');
+        ackFailing = true;
+      },
     );
     return acknowledging;
   };
