@@ -61,7 +61,7 @@ const seedSnapshot = async (url: string, n: number): Promise<number> => {
   await stream.snapshot(n, usersSnapshotCodec.encode(state));
   await stream.close();
   await backend.close();
-  return (await query<{ bytes: string }>(url, "SELECT octet_length(body) AS bytes FROM log_snapshots WHERE stream = 'users'")).bytes as unknown as number;
+  return (await query<{ bytes: string }>(url, "SELECT sum(octet_length(body)) AS bytes FROM log_snapshots WHERE stream = 'users'")).bytes as unknown as number;
 };
 
 const startReplica = async (url: string) => {

@@ -10,7 +10,7 @@ import { openLogBackend } from '../lib/log';
 import { createLogger } from '../lib/logger';
 import { openStore } from '../lib/store';
 import { notificationsConfig } from '../subgraphs/notifications/src/config';
-import { consumeUserRecords, emptyNotificationsState, messageIdDomainOf, type NotificationsState } from '../subgraphs/notifications/src/domain';
+import { consumeUserRecords, emptyNotificationsState, messageIdDomainOf, notificationsSnapshotCodec, type NotificationsState } from '../subgraphs/notifications/src/domain';
 import { usersAfter, usersSnapshotCodec } from '../subgraphs/users/src/domain';
 
 const PAGE = 10_000;
@@ -22,14 +22,20 @@ const main = async (): Promise<string> => {
   try {
     const snapshot = await backend.readSnapshot('users', logger);
     if (!snapshot) throw new Error('the users log has no snapshot: nothing to recover the missing sign-ups from');
-    const users = usersSnapshotCodec.decode(snapshot.body);
+    const users = usersSnapshotCodec.decode(snapshot.chunks);
     const events = [];
     for (let after = 0; ; after += PAGE) {
       const page = usersAfter(users, after, PAGE);
       events.push(...page.users.map((user) => ({ type: 'UserAdded' as const, user })));
       if (!page.hasNextPage) break;
     }
-    const store = await openStore<NotificationsState, never>({ backend, stream: 'notifications', initial: emptyNotificationsState(), logger });
+    const store = await openStore<NotificationsState, never>({
+      backend,
+      stream: 'notifications',
+      initial: emptyNotificationsState(),
+      codec: notificationsSnapshotCodec,
+      logger,
+    });
     try {
       const cursor = store.state.cursor;
       if (cursor >= snapshot.version) {

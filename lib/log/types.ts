@@ -8,10 +8,14 @@ export interface LogRecord<E = unknown> {
   readonly events: readonly E[];
 }
 
-/** The newest snapshot of a stream: the state at `version`, as its codec wrote it. */
+/**
+ * The newest snapshot of a stream: the state at `version`, as its codec wrote it, in chunks of whole
+ * lines (one or several per chunk, as the backend stored them; joined, they are the text written). Never one string: a
+ * state's text can pass the largest string V8 makes (~512 MiB).
+ */
 export interface Snapshot {
   readonly version: number;
-  readonly body: string;
+  readonly chunks: readonly string[];
 }
 
 /**

@@ -1,7 +1,7 @@
 import { applyPatches, enablePatches, freeze, produceWithPatches, type Draft, type Immutable, type Patch } from 'immer';
 import type { Logger } from 'pino';
 import { backoffMs, type Backoff } from '../backoff';
-import { LogUnavailableError, VersionConflictError, type LogBackend, type LogRecord } from '../log';
+import { LogUnavailableError, VersionConflictError, type LogBackend, type LogRecord, type Snapshot } from '../log';
 
 /**
  * What a command decides, given the current state: either a refusal (no
@@ -51,9 +51,12 @@ export interface Store<S, E> {
 
 /** How a state is written to and read from a snapshot; the default is one JSON document. */
 export interface SnapshotCodec<S> {
-  /** Chunks of the body; the state is immutable, so they may be produced across event-loop turns. */
+  /**
+   * Chunks of whole lines, each ending in a newline; the state is immutable, so they may be produced
+   * across event-loop turns. A backend stores them apart and gives them back as `Snapshot.chunks`.
+   */
   encode(state: Immutable<S>): Iterable<string>;
-  decode(body: string): S;
+  decode(chunks: readonly string[]): S;
 }
 
 export interface SnapshotPolicy {
@@ -96,8 +99,9 @@ export interface ConflictPolicy {
 export const DEFAULT_CONFLICT_POLICY: ConflictPolicy = { limit: 10, backoff: { baseMs: 2, maxMs: 200 } };
 
 export const jsonCodec = <S>(): SnapshotCodec<S> => ({
-  encode: (state) => [JSON.stringify(state)],
-  decode: (body) => JSON.parse(body) as S,
+  encode: (state) => [`${JSON.stringify(state)}\n`],
+  // One line of JSON: joined, it is subject to V8's string limit; large states want a codec of many lines.
+  decode: (chunks) => JSON.parse(chunks.join('')) as S,
 });
 
 export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { records: 10_000, bytes: 64 * 1024 * 1024 };
@@ -131,8 +135,8 @@ export const openStore = async <S extends object, E = unknown>({
   // Frozen up front: Immer would otherwise deep-freeze the whole tree on the first write.
   let durable = freeze(structuredClone(initial), true) as Immutable<S>;
   let durableVersion = 0;
-  const restore = ({ body, version }: { body: string; version: number }) => {
-    durable = freeze(codec.decode(body), true) as Immutable<S>;
+  const restore = ({ chunks, version }: Snapshot) => {
+    durable = freeze(codec.decode(chunks), true) as Immutable<S>;
     durableVersion = version;
   };
   const apply = (records: LogRecord[]) => {
@@ -286,3 +290,5 @@ export const openStore = async <S extends object, E = unknown>({
     },
   };
 };
+
+export { trieStateCodec } from './trie-codec';

@@ -1,6 +1,8 @@
 import { Client } from 'pg';
 import { openPostgresBackend, type LogBackend } from '../../lib/log';
-import { aLogRecord } from '../helpers/builders';
+import { openStore } from '../../lib/store';
+import { emptyUsersState, signUp, usersSnapshotCodec, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
+import { aLogRecord, aUsersState } from '../helpers/builders';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
 import { runLogContract } from './contract';
 import { eventually } from '../helpers/graphql';
@@ -32,6 +34,76 @@ describeWithPostgres('PostgreSQL log backend', () => {
         },
       };
     },
+  });
+
+  describe('snapshots in parts', () => {
+    const openUsers = (backend: LogBackend) =>
+      openStore<UsersState, UsersEvent>({
+        backend,
+        stream: 'users',
+        initial: emptyUsersState(),
+        codec: usersSnapshotCodec,
+        snapshotEvery: { records: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY },
+        logger: silentLogger(),
+      });
+
+    it('stores a snapshot as one row per chunk and loads it back to the same state', async () => {
+      const url = await cluster.createDatabase('snapshot_parts');
+      const backend = await openPostgresBackend({ url, logger: silentLogger() });
+      try {
+        const store = await openUsers(backend);
+        // 12,000 users: the header and two chunks of up to 10,000.
+        for (let round = 0; round < 12; round++) {
+          await Promise.all(
+            Array.from({ length: 1_000 }, (_, i) => {
+              const n = round * 1_000 + i;
+              return store.execute(signUp({ name: `User ${n}`, email: `user${n}@example.com` }, { id: `id-${n}`, createdAt: new Date(0).toISOString() }));
+            }),
+          );
+        }
+        await store.snapshot();
+        const state = store.state;
+        await store.close();
+        const client = new Client({ connectionString: url });
+        await client.connect();
+        const { rows } = await client.query('SELECT version::int, part FROM log_snapshots WHERE version = 12000 ORDER BY part');
+        await client.end();
+        expect(rows).toEqual([0, 1, 2].map((part) => ({ version: 12_000, part })));
+
+        const reopened = await openUsers(backend);
+        expect(reopened.state).toEqual(state);
+        await reopened.close();
+      } finally {
+        await backend.close();
+      }
+    });
+
+    it('takes over a table of one-row snapshots, as written before parts: the old snapshot loads as part 0', async () => {
+      const url = await cluster.createDatabase('snapshot_rows');
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      await client.query(`CREATE TABLE log_snapshots (stream text NOT NULL, version bigint NOT NULL, body text NOT NULL,
+        written_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (stream, version))`);
+      await client.query(`INSERT INTO log_snapshots (stream, version, body) VALUES ('users', 0, $1)`, [
+        [...usersSnapshotCodec.encode(emptyUsersState())].join(''),
+      ]);
+      const before = [...usersSnapshotCodec.encode(aUsersState([{ name: 'Old' }]))].join('');
+      await client.query(`INSERT INTO log_snapshots (stream, version, body) VALUES ('users', 1, $1)`, [before]);
+      const backend = await openPostgresBackend({ url, logger: silentLogger() });
+      try {
+        const { rows } = await client.query(
+          `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+           WHERE i.indrelid = 'log_snapshots'::regclass AND i.indisprimary ORDER BY a.attnum`,
+        );
+        expect(rows.map((row) => row.attname)).toEqual(['stream', 'version', 'part']);
+        const snapshot = await backend.readSnapshot('users', silentLogger());
+        expect(snapshot).toEqual({ version: 1, chunks: [before] });
+        expect(usersSnapshotCodec.decode(snapshot!.chunks).count).toBe(1);
+      } finally {
+        await client.end();
+        await backend.close();
+      }
+    });
   });
 
   describe('pruning', () => {

@@ -13,6 +13,8 @@ import {
   type UsersEvent,
   type UsersState,
 } from '../../subgraphs/users/src/domain';
+import { deliveryById, notificationsSnapshotCodec } from '../../subgraphs/notifications/src/domain';
+import { aDelivery, aNotificationsState } from '../helpers/builders';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir';
 import { eventually } from '../helpers/graphql';
 import { ERROR, recordingLogger, silentLogger, WARN } from '../helpers/logs';
@@ -207,8 +209,35 @@ describe('usersSnapshotCodec', () => {
     await signUpMany(store, 300);
     const state = store.state;
     await store.close();
-    const decoded = usersSnapshotCodec.decode([...usersSnapshotCodec.encode(state)].join(''));
+    const decoded = usersSnapshotCodec.decode([...usersSnapshotCodec.encode(state)]);
     expect(decoded).toEqual(state);
     expect(Object.isFrozen(decoded.byId)).toBe(true);
+  });
+});
+
+describe('the notifications snapshot, in lines of a thousand entries', () => {
+  const deliveries = Array.from({ length: 2_500 }, (_, i) => aDelivery({ userId: `user-${i}`, status: i % 3 === 0 ? 'SENT' : 'QUEUED' }));
+  const state = aNotificationsState(deliveries, 2_500);
+
+  it('writes no line that holds the state, and reads back the same state, however the lines are grouped into chunks', () => {
+    const chunks = [...notificationsSnapshotCodec.encode(state)];
+
+    expect(chunks.length).toBeGreaterThan(7); // the header, then three lines for each trie of 2500
+    expect(Math.max(...chunks.map((chunk) => chunk.length))).toBeLessThan(JSON.stringify(state).length / 2);
+    expect(chunks.every((chunk) => chunk.endsWith('\n'))).toBe(true);
+    expect(notificationsSnapshotCodec.decode(chunks)).toEqual(state);
+    expect(notificationsSnapshotCodec.decode([chunks.join('')])).toEqual(state);
+    expect(deliveryById(notificationsSnapshotCodec.decode(chunks), deliveries[7]!.id)).toEqual(deliveries[7]);
+    expect(Object.isFrozen(deliveryById(notificationsSnapshotCodec.decode(chunks), deliveries[7]!.id))).toBe(true);
+  });
+
+  it('still reads a snapshot written as one JSON document', () => {
+    expect(notificationsSnapshotCodec.decode([`${JSON.stringify(state)}\n`])).toEqual(state);
+  });
+
+  it('refuses lines of a trie its first line does not name', () => {
+    const [header, ...rest] = [...notificationsSnapshotCodec.encode(state)];
+    const renamed = rest[0]!.replace('"deliveries"', '"strangers"');
+    expect(() => notificationsSnapshotCodec.decode([header!, renamed])).toThrow('snapshot: entries of "strangers", which the header does not name');
   });
 });

@@ -61,7 +61,7 @@ const recover = async ({ dir, logger, restore, replay }: OpenFileLogOptions): Pr
   let version = 0;
   if (snapshot) {
     if (!restore) throw new LogCorruptError(`${snapshot.file}: a snapshot is there but nothing can restore it`);
-    restore({ version: snapshot.version, body: snapshot.body });
+    restore({ version: snapshot.version, chunks: snapshot.chunks });
     version = snapshot.version;
   }
   const segments = await listSegments(dir);

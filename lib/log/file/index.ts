@@ -100,7 +100,7 @@ export const createFileBackend = ({ dataDir, syncEachRecord = false, pollMs, fsy
   head: (name) => readLogHead(streamDir(dataDir, name)),
   async readSnapshot(name, logger) {
     const snapshot = await readNewestSnapshot(streamDir(dataDir, name), logger);
-    return snapshot && { version: snapshot.version, body: snapshot.body };
+    return snapshot && { version: snapshot.version, chunks: snapshot.chunks };
   },
   close: async () => undefined,
 });

@@ -40,8 +40,20 @@ export const writeSnapshot = async (dir: string, version: number, chunks: Iterab
   return file;
 };
 
-/** Why a snapshot file cannot be used, or its version and body. */
-const readSnapshot = async (file: string): Promise<{ version: number; body: string } | { problem: string }> => {
+/** The lines of `body` as strings, each with its newline: the chunks, however the codec grouped them. */
+const linesOf = (body: Buffer): string[] => {
+  const lines: string[] = [];
+  for (let start = 0; start < body.length; ) {
+    const end = body.indexOf(0x0a, start);
+    const stop = end === -1 ? body.length : end + 1;
+    lines.push(body.toString('utf8', start, stop));
+    start = stop;
+  }
+  return lines;
+};
+
+/** Why a snapshot file cannot be used, or its version and lines. */
+const readSnapshot = async (file: string): Promise<{ version: number; chunks: string[] } | { problem: string }> => {
   const data = await readFile(file);
   const headerEnd = data.indexOf(0x0a);
   const trailerStart = data.lastIndexOf(0x0a, data.length - 2);
@@ -52,7 +64,7 @@ const readSnapshot = async (file: string): Promise<{ version: number; body: stri
     if (header.format !== SNAPSHOT_FORMAT) return { problem: `unknown format ${String(header.format)}` };
     const body = data.subarray(headerEnd + 1, trailerStart);
     if (trailer.bytes !== body.length || trailer.crc !== crc32(body)) return { problem: 'checksum mismatch' };
-    return { version: header.version as number, body: body.toString('utf8') };
+    return { version: header.version as number, chunks: linesOf(body) };
   } catch {
     return { problem: 'unreadable header or trailer' };
   }
@@ -62,7 +74,7 @@ const readSnapshot = async (file: string): Promise<{ version: number; body: stri
 export const readNewestSnapshot = async (dir: string, logger: Logger) => {
   for (const { file } of (await listSnapshots(dir)).reverse()) {
     const snapshot = await readSnapshot(file);
-    if ('body' in snapshot) return { ...snapshot, file };
+    if ('chunks' in snapshot) return { ...snapshot, file };
     logger.warn({ file, problem: snapshot.problem }, 'skipping a damaged snapshot');
   }
   return undefined;

@@ -87,8 +87,8 @@ export const createMemoryBackend = (): LogBackend => {
         async snapshot(version, chunks) {
           if (version > stream.records.length) throw new Error(`${name}: snapshot of version ${version}, but the stream ends at ${stream.records.length}`);
           sinceSnapshot = { records: 0, bytes: 0 };
-          const body = [...chunks].join('');
-          if (version > (stream.snapshots.at(-1)?.version ?? 0)) stream.snapshots.splice(0, stream.snapshots.length - 1, { version, body });
+          const parts = [...chunks];
+          if (version > (stream.snapshots.at(-1)?.version ?? 0)) stream.snapshots.splice(0, stream.snapshots.length - 1, { version, chunks: parts });
         },
         get sinceSnapshot() {
           return sinceSnapshot;

@@ -17,7 +17,7 @@ export const DEFAULT_PRUNE_POLICY: PrunePolicy = { everyMs: 60_000, batch: 10_00
  */
 const pruneLimit = async (pool: Pool, stream: string, readers: readonly string[]): Promise<number> => {
   const spare = await pool.query<{ version: string }>(
-    'SELECT version FROM log_snapshots WHERE stream = $1 ORDER BY version DESC OFFSET 1 LIMIT 1',
+    'SELECT DISTINCT version FROM log_snapshots WHERE stream = $1 ORDER BY version DESC OFFSET 1 LIMIT 1',
     [stream],
   );
   let limit = Number(spare.rows[0]?.version ?? 0);

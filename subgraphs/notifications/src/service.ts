@@ -7,7 +7,7 @@ import type { NotificationsConfig } from './config';
 import { startUserEventsConsumer } from './consumer';
 import type { Context } from './context';
 import { startDeliveryWorker } from './delivery-worker';
-import { emptyNotificationsState, messageIdDomainOf, queuedDeliveries, type NotificationsState } from './domain';
+import { emptyNotificationsState, messageIdDomainOf, notificationsSnapshotCodec, queuedDeliveries, type NotificationsState } from './domain';
 import { createMailer } from './mailer';
 import { countingMailer, registerNotificationsMetrics } from './observability';
 import { createNotificationsServer } from './server';
@@ -28,6 +28,7 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
   startSubgraph<NotificationsState, never, Context>(config, logger, onFatal, {
     name: 'notifications',
     port: config.NOTIFICATIONS_PORT,
+    codec: notificationsSnapshotCodec,
     initial: emptyNotificationsState(),
     build: ({ store, backend, logger: serviceLogger, metrics }) => {
       const lag = async () => ({ head: await backend.head('users'), consumed: store.state.cursor });

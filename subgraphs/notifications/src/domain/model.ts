@@ -1,4 +1,5 @@
 import { emptyTrie, type HashTrie } from '../../../../lib/hash-trie';
+import { trieStateCodec, type SnapshotCodec } from '../../../../lib/store';
 
 /** A user as this subgraph sees it: only the key, resolved by the users subgraph. */
 export interface UserRef {
@@ -78,6 +79,9 @@ export interface NotificationsState {
   /** Events of the users' log that could not be consumed, oldest first. Absent until the first one. */
   readonly poisoned?: readonly PoisonedEvent[];
 }
+
+/** Snapshots hold the deliveries and their indexes a thousand entries per line, the rest on the first. */
+export const notificationsSnapshotCodec: SnapshotCodec<NotificationsState> = trieStateCodec<NotificationsState>(['deliveries', 'deliveryIdsByUser', 'queuedIds']);
 
 export const emptyNotificationsState = (): NotificationsState => ({
   cursor: 0,

@@ -35,12 +35,12 @@ export const usersSnapshotCodec: SnapshotCodec<UsersState> = {
     }
     if (rows.length) yield `${JSON.stringify(rows)}\n`;
   },
-  decode(body) {
+  decode(chunks) {
     const users: User[] = [];
     const keys: string[] = [];
     const keyed: string[] = [];
     let keysExpiredThrough = 0;
-    for (const line of body.split('\n')) {
+    for (const line of chunks.flatMap((chunk) => chunk.split('\n'))) {
       if (!line) continue;
       if (line.startsWith('{')) {
         ({ keysExpiredThrough } = JSON.parse(line) as { keysExpiredThrough: number });
