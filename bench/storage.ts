@@ -18,7 +18,9 @@ import { addUser } from '../subgraphs/users/src/domain/recipes';
 import { startPostgres } from '../tests/helpers/postgres';
 
 const REPLICA_SIZES = [1e5, 1e6] as const;
-const SIGN_UPS = 1e5;
+const SIGN_UPS = 2e5;
+/** The log's size is read after every this many sign-ups. */
+const CHECKPOINT = 25_000;
 const CLIENTS = 64;
 const logger = pino({ level: 'silent' });
 
@@ -73,35 +75,45 @@ const startReplica = async (url: string) => {
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as { users: number; startMs: number; rss: number; heapUsed: number };
 };
 
-/** `SIGN_UPS` sign-ups from `CLIENTS` concurrent clients, snapshots every 10,000 records; then the log's size. */
+/** The users log's table: its rows, and its size on disk with indexes and TOAST. */
+const logSize = (url: string) =>
+  query<{ records: number; bytes: number }>(
+    url,
+    "SELECT (SELECT count(*)::int FROM log_records) AS records, pg_total_relation_size('log_records')::bigint::float8 AS bytes",
+  );
+
+/**
+ * `SIGN_UPS` sign-ups from `CLIENTS` concurrent clients, a snapshot every 10,000 records; the log's
+ * size after each `CHECKPOINT` sign-ups (autovacuum as configured by default), then after a VACUUM.
+ */
 const signUpsAndLogSize = async (url: string, prune: boolean) => {
   // Off: runs that delete nothing.
   const backend = await openPostgresBackend({ url, logger, prune: prune ? { everyMs: 1_000, batch: 10_000 } : { everyMs: 3_600_000, batch: 0 } });
   const store = await openUsers(backend);
   let next = 0;
+  const checkpoints: number[] = [];
+  let measuring = Promise.resolve();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
       while (next < SIGN_UPS) {
         const n = ++next;
         await store.execute(signUp({ name: `User ${n}`, email: `user${n}@example.com` }, { id: randomUUID(), createdAt: new Date().toISOString() }));
+        if (n % CHECKPOINT === 0) measuring = measuring.then(async () => void checkpoints.push((await logSize(url)).bytes));
       }
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  await measuring;
   await store.snapshot();
   // Let the last runs after the final snapshot finish.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   await store.close();
   await backend.close();
   await query(url, 'VACUUM log_records');
-  const size = await query<{ records: number; bytes: number; snapshots: number }>(
-    url,
-    `SELECT (SELECT count(*)::int FROM log_records) AS records,
-            pg_total_relation_size('log_records')::bigint::float8 AS bytes,
-            pg_total_relation_size('log_snapshots')::bigint::float8 AS snapshots`,
-  );
-  return { ...size, perSecond: SIGN_UPS / seconds };
+  const size = await logSize(url);
+  const snapshots = await query<{ bytes: number }>(url, "SELECT pg_total_relation_size('log_snapshots')::bigint::float8 AS bytes");
+  return { ...size, checkpoints, snapshots: snapshots.bytes, perSecond: SIGN_UPS / seconds };
 };
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -122,13 +134,14 @@ const main = async () => {
       );
     }
 
-    console.log(`\nthe users log after ${SIGN_UPS.toLocaleString('en')} sign-ups (${CLIENTS} clients, a snapshot every 10,000 records, no reader declared; after VACUUM):`);
-    console.log('  pruning     records   log_records   log_snapshots   sign-ups/s');
+    console.log(`\nthe users log during ${SIGN_UPS.toLocaleString('en')} sign-ups (${CLIENTS} clients, a snapshot every 10,000 records, no reader declared):`);
+    console.log(`  log_records on disk after every ${CHECKPOINT.toLocaleString('en')} sign-ups (autovacuum at its defaults), then after a VACUUM:`);
     for (const prune of [false, true]) {
       const url = await cluster.createDatabase(`log_${prune ? 'pruned' : 'kept'}`);
       const size = await signUpsAndLogSize(url, prune);
       console.log(
-        `  ${(prune ? 'on' : 'off').padEnd(8)}  ${size.records.toLocaleString('en').padStart(8)}  ${mib(size.bytes).padStart(12)}  ${mib(size.snapshots).padStart(14)}  ${size.perSecond.toFixed(0).padStart(11)}`,
+        `  pruning ${(prune ? 'on: ' : 'off:').padEnd(5)} ${size.checkpoints.map((bytes) => (bytes / 2 ** 20).toFixed(0)).join(' ')} MiB; ` +
+          `at the end ${size.records.toLocaleString('en')} records, ${mib(size.bytes)} (snapshots ${mib(size.snapshots)}), ${size.perSecond.toFixed(0)} sign-ups/s`,
       );
     }
   } finally {
