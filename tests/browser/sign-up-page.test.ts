@@ -168,6 +168,27 @@ describeIfBrowser()('the sign-up page in headless chromium, served from its own 
     expect((await listEmails(fixture.system.gatewayUrl, fixture.system.operatorToken)).filter((email) => email === 'mary@example.com')).toHaveLength(1);
   });
 
+  it('says the service is unavailable once the retries of a sign-up its storage could not confirm run out', async () => {
+    const keys: string[] = [];
+    await page.route(fixture.system.gatewayUrl, async (route) => {
+      const body = route.request().postDataJSON() as { operationName?: string; variables?: { input: { idempotencyKey: string } } };
+      if (route.request().method() !== 'POST' || body.operationName !== 'SignUp') return route.continue();
+      keys.push(body.variables!.input.idempotencyKey);
+      const unavailable = { message: 'The sign-up could not be confirmed because storage is unavailable; try again shortly', extensions: { code: 'UNAVAILABLE' } };
+      return route.fulfill({ status: 200, contentType: 'application/json', json: { data: null, errors: [unavailable] } });
+    });
+    await page.goto(`${site.origin}/`);
+    await page.getByLabel('Name', { exact: true }).fill('Annie Easley');
+    await page.getByLabel('Email', { exact: true }).fill('annie@example.com');
+    await page.getByRole('button', { name: 'Sign up' }).click();
+
+    const alert = page.getByRole('alert');
+    await alert.waitFor({ timeout: 30_000 });
+    expect(await alert.textContent()).toBe('Part of the service is unavailable right now. Please try again shortly.');
+    expect(keys).toHaveLength(4);
+    expect(new Set(keys).size).toBe(1);
+  });
+
   it('tells a visitor whose token the gateway refuses why, and lists nothing', async () => {
     await page.goto(`${site.origin}/`);
     await signIn(page, 'not-a-jwt');

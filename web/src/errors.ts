@@ -20,6 +20,7 @@ export const describeError = (error: unknown): string => {
       case 'RATE_LIMITED':
         return `Too many sign-ups right now. Please try again in ${Math.ceil(Number(extensions['retryAfter'] ?? 60) / 60)} min.`;
       case 'SUBGRAPH_UNAVAILABLE':
+      case 'UNAVAILABLE': // its storage is out of reach; a sign-up sent again with its key is safe
         return 'Part of the service is unavailable right now. Please try again shortly.';
       case 'UNAUTHORIZED_FIELD_OR_TYPE':
       case 'FORBIDDEN':
