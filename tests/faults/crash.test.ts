@@ -174,7 +174,7 @@ describe('crashes and power cuts', () => {
     try {
       smtp.setMode({ code: 421, message: 'Service not available, try later' });
       const { env, gatewayUrl } = await wholeSystem(smtp.url);
-      const first = spawn('lib/start-all.ts', env);
+      const first = spawn('system/start-all.ts', env);
       await first.waitFor(/Apollo Sandbox/);
       const emails = Array.from({ length: 40 }, (_, i) => `outage${i}@example.com`);
       await Promise.all(
@@ -189,7 +189,7 @@ describe('crashes and power cuts', () => {
       });
       expect(await first.stop('SIGKILL')).toBe('SIGKILL');
 
-      const second = spawn('lib/start-all.ts', env);
+      const second = spawn('system/start-all.ts', env);
       await second.waitFor(/Apollo Sandbox/);
       smtp.setMode('accept');
       await smtp.waitForMessages(emails.length, 30_000).catch((error) => {
@@ -214,14 +214,14 @@ describe('crashes and power cuts', () => {
     try {
       const { env, gatewayUrl } = await wholeSystem(smtp.url);
       smtp.setMode('stall');
-      const first = spawn('lib/start-all.ts', env);
+      const first = spawn('system/start-all.ts', env);
       await first.waitFor(/Apollo Sandbox/);
       await gql(gatewayUrl, ADD_USER, { input: { name: 'Window', email: 'window@example.com' } });
       await smtp.waitForMessages(1);
       expect(await first.stop('SIGKILL')).toBe('SIGKILL');
 
       smtp.setMode('accept');
-      const second = spawn('lib/start-all.ts', env);
+      const second = spawn('system/start-all.ts', env);
       await second.waitFor(/Apollo Sandbox/);
       const [stalled, resent] = await smtp.waitForMessages(2);
       expect(resent!.messageId).toBe(stalled!.messageId);

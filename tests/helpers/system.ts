@@ -4,7 +4,7 @@ import { makeTempDir, removeTempDir } from './temp-dir';
 import { DEV_AUDIENCE, mintDevToken, startDevIssuer } from '../../gateway/src/auth/dev-issuer';
 import { startGateway } from '../../gateway/src/service';
 import { loadConfig } from '../../lib/config';
-import { systemConfig, type SystemConfig } from '../../lib/system';
+import { systemConfig, type SystemConfig } from '../../system/system';
 import { IDENTITY_HEADER, SUBGRAPH_SECRET_HEADER, identitySigner, type RunningService } from '../../lib/service';
 import { startNotificationsService } from '../../subgraphs/notifications/src/service';
 import { startUsersService } from '../../subgraphs/users/src/service';

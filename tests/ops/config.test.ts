@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config';
-import { systemConfig } from '../../lib/system';
+import { systemConfig } from '../../system/system';
 import { gatewayConfig, gatewayHost } from '../../gateway/src/config';
 import { notificationsConfig } from '../../subgraphs/notifications/src/config';
 import { usersConfig } from '../../subgraphs/users/src/config';

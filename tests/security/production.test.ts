@@ -1,7 +1,7 @@
 import { EXPOSED_CODES, MASKED_MESSAGE, maskError } from '../../gateway/src/errors';
 import { startGateway } from '../../gateway/src/service';
 import { loadConfig } from '../../lib/config';
-import { systemConfig } from '../../lib/system';
+import { systemConfig } from '../../system/system';
 import { gatewayConfig } from '../../gateway/src/config';
 import { notificationsConfig } from '../../subgraphs/notifications/src/config';
 import type { RunningService } from '../../lib/service';

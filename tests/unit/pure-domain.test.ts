@@ -22,3 +22,19 @@ describe('the domains and error catalogs', () => {
     expect(refused).toEqual([]);
   });
 });
+
+const sourcesUnder = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sourcesUnder(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+  );
+
+describe('lib/, the ground floor', () => {
+  it.each(sourcesUnder(join(ROOT, 'lib')).map((file) => [relative(ROOT, file), file]))('%s imports no service and nothing above them', (_, file) => {
+    const above = [...readFileSync(file, 'utf8').matchAll(/from '([^']+)'/g)]
+      .map(([, specifier]) => specifier!)
+      .filter((specifier) => specifier.startsWith('.'))
+      .map((specifier) => relative(ROOT, join(file, '..', specifier)))
+      .filter((target) => !target.startsWith('lib/'));
+    expect(above).toEqual([]);
+  });
+});

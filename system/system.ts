@@ -1,4 +1,4 @@
-// The composition root of `npm start`: the one module in lib/ that knows the services.
+// The composition root of `npm start`: it stands above the services; lib/ knows none of them.
 import { randomBytes } from 'node:crypto';
 import { DEV_AUDIENCE, startDevIssuer } from '../gateway/src/auth/dev-issuer';
 import { gatewayConfig } from '../gateway/src/config';
@@ -7,9 +7,9 @@ import { notificationsConfig } from '../subgraphs/notifications/src/config';
 import { startNotificationsService } from '../subgraphs/notifications/src/service';
 import { usersConfig } from '../subgraphs/users/src/config';
 import { startUsersService } from '../subgraphs/users/src/service';
-import { defineConfig, mergeConfigs, port, type ConfigOf } from './config';
-import type { Logger } from './logger';
-import type { RunningService } from './service';
+import { defineConfig, mergeConfigs, port, type ConfigOf } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import type { RunningService } from '../lib/service';
 
 /** Every key of the three services, and where the development token issuer listens. */
 export const systemConfig = mergeConfigs(
