@@ -1,4 +1,4 @@
-import { runMain } from '../lib/main';
+import { runMain } from '../lib/run-main';
 import { startAll, systemConfig } from './system';
 
 // The whole system in one process, embedded defaults: what `npm start` runs.

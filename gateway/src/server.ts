@@ -162,7 +162,7 @@ export const createGatewayServer = (options: GatewayOptions): GatewayServer => {
       errorLogPlugin(),
       graphqlMetricsPlugin<GatewayContext>(metrics),
     ],
-    // The process owner (lib/main.ts) stops services in order on SIGINT/SIGTERM.
+    // The process owner (lib/run-main.ts) stops services in order on SIGINT/SIGTERM.
     stopOnTerminationSignals: false,
   });
   const ready = cached(async () => {

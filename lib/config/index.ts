@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 
 // Each service declares the keys it reads as a `ConfigSpec`; `npm start` merges
-// the three. `loadConfig` is the only reader of the environment.
+// the three. `loadConfig` reads them; the one other use of the environment is
+// `APOLLO_TELEMETRY_DISABLED`, which @apollo/gateway reads itself (gateway/src/server.ts defaults it).
 
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 export const positive = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -135,7 +136,7 @@ export class ConfigError extends Error {
 }
 
 /**
- * The only reader of the environment: parses every key `spec` declares,
+ * Reads the keys `spec` declares from the environment: parses every one,
  * reports every problem at once, and returns a frozen object.
  */
 export const loadConfig = <T extends z.ZodRawShape>(spec: ConfigSpec<T>, env: NodeJS.ProcessEnv = process.env): ConfigOf<ConfigSpec<T>> => {

@@ -35,7 +35,7 @@ const subgraphServerOptions = <C extends BaseContext>({ production = false, plug
     // Inline traces are for Apollo's hosted reporting, which this system does not use. No type or field
     // has a cache hint, and the cache-control plugin would wrap every resolver to look for one.
     plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginLandingPageDisabled(), ...plugins],
-    // The process owner (lib/main.ts) stops services in order on SIGINT/SIGTERM.
+    // The process owner (lib/run-main.ts) stops services in order on SIGINT/SIGTERM.
     stopOnTerminationSignals: false,
   }) satisfies Partial<ApolloServerOptions<C>>;
 

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lowestAcknowledged } from './consumers';
+import { lowestAcknowledged } from './acknowledgements';
 import { fsyncDir, listSegments, listSnapshots, segmentFile } from './files';
 import { acquireLock } from './lock';
 import type { LogRecord, OpenStreamOptions, StreamLog } from '../types';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { LogBackend } from '../types';
-import { acknowledge } from './consumers';
+import { acknowledge } from './acknowledgements';
 import { openFileLog } from './file-log';
 import { readNewestSnapshot } from './snapshot';
 import { readLogHead } from './read';
@@ -8,7 +8,7 @@ import { tailFileLog, type Tail } from './tail';
 
 export { openFileLog, LogCorruptError, type OpenFileLogOptions } from './file-log';
 export { tailFileLog, type Tail, type TailOptions } from './tail';
-export { acknowledge } from './consumers';
+export { acknowledge } from './acknowledgements';
 export { readLogHead } from './read';
 export { listSegments, listSnapshots, segmentFile } from './files';
 export { writeSnapshot } from './snapshot';

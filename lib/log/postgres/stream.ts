@@ -51,8 +51,9 @@ export const openPostgresStream = async ({
 
   const queued: { record: LogRecord; line: string; done: (error?: Error) => void }[] = [];
   let flushing: Promise<void> | undefined;
-  // Set when an append failed: later appends were decided on a state that may be stale, until the writer reads.
-  let stale: ((version: number) => Error) | undefined;
+  // Set when an append failed: later appends were decided on a state that may be stale, and are refused
+  // with the error this makes, until the writer reads.
+  let refusal: ((version: number) => Error) | undefined;
   let closed = false;
   let sinceSnapshot = { records: 0, bytes: 0 };
   // Versions this writer sent, while it follows the stream: the follower skips them.
@@ -70,13 +71,13 @@ export const openPostgresStream = async ({
         for (const entry of batch) entry.done();
       } catch (error) {
         for (const version of versions) mine.delete(version);
-        stale = isUniqueViolation(error)
+        refusal = isUniqueViolation(error)
           ? (version) => new VersionConflictError(name, version)
           : (version) =>
               new LogUnavailableError(`${name}: the database did not confirm the append of version ${version}: ${(error as Error).message}`, {
                 cause: error,
               });
-        for (const entry of [...batch, ...queued.splice(0)]) entry.done(stale(entry.record.version));
+        for (const entry of [...batch, ...queued.splice(0)]) entry.done(refusal(entry.record.version));
       }
     }
     flushing = undefined;
@@ -99,7 +100,7 @@ export const openPostgresStream = async ({
     },
     append(record) {
       if (closed) return Promise.reject(new Error(`${name}: the stream is closed`));
-      if (stale) return Promise.reject(stale(record.version));
+      if (refusal) return Promise.reject(refusal(record.version));
       const line = encode(record);
       sinceSnapshot = { records: sinceSnapshot.records + 1, bytes: sinceSnapshot.bytes + line.length };
       return new Promise<void>((resolve, reject) => {
@@ -112,7 +113,7 @@ export const openPostgresStream = async ({
         throw new LogUnavailableError(`${name}: cannot read the stream: ${(error as Error).message}`, { cause: error });
       });
       known = Math.max(known, version);
-      stale = undefined;
+      refusal = undefined;
       return version;
     },
     follow(after, onRecords) {

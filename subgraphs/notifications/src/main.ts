@@ -1,4 +1,4 @@
-import { runMain } from '../../../lib/main';
+import { runMain } from '../../../lib/run-main';
 import { notificationsConfig } from './config';
 import { startNotificationsService } from './service';
 

@@ -1,4 +1,4 @@
-import { runMain } from '../../../lib/main';
+import { runMain } from '../../../lib/run-main';
 import { usersConfig } from './config';
 import { startUsersService } from './service';
 

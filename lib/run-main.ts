@@ -6,7 +6,7 @@ import type { RunningService } from './service';
  * Runs services until SIGINT or SIGTERM, then stops them in reverse order:
  * each stops accepting, finishes what is in flight (up to SHUTDOWN_GRACE_MS)
  * and closes its log. A shutdown that overruns all grace periods exits with 1.
- * The one place that reads the environment and exits the process.
+ * The one place that exits the process; it reads the environment through `loadConfig`.
  */
 export const runMain = async <T extends CommonKeys>(
   name: string,
