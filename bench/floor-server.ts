@@ -3,7 +3,7 @@
  * a bare `@apollo/subgraph` server, users in a plain `Map`, no log, no
  * logging, no metrics, no secret. Started by bench/gateways.ts.
  *
- *   PORT=4101 FLOOR_SEED='[{"id":…,"name":…,"email":…,"createdAt":…}]' node dist/bench/floor-server.js   (after npm run build)
+ *   PORT=4101 FLOOR_SEED='[{"id":…,"name":…,"email":…,"createdAt":…}]' node dist/bench/floor-server.js   (after npm run build && npm run build:bench)
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
