@@ -1,4 +1,7 @@
 export { listenService, type ListenOptions, type RunningService } from './listen';
-export { createSubgraphServer, startSubgraph, type SubgraphDefinition, type SubgraphParts, type SubgraphServerOptions } from './subgraph';
+export { startSubgraph, type SubgraphDefinition, type SubgraphParts } from './subgraph';
+export { createSubgraphServer, type SubgraphServerOptions } from './subgraph-server';
 export { IDENTITY_HEADER, identitySigner } from './identity';
-export { REQUEST_ID_HEADER, RequestRefused, SUBGRAPH_SECRET_HEADER, requestIdFrom, sameSecret, type RequestScope } from './request';
+export { RequestRefused } from './answers';
+export { REQUEST_ID_HEADER, requestIdFrom, type RequestScope } from './request-scope';
+export { SUBGRAPH_SECRET_HEADER, sameSecret } from './secret';

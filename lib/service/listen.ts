@@ -7,19 +7,9 @@ import type { Logger } from 'pino';
 import type { HttpLimits } from '../config';
 import type { Viewer } from '../viewer';
 import { METRICS_CONTENT_TYPE, renderMetrics, type ServiceMetrics } from '../metrics';
-import {
-  SUBGRAPH_SECRET_HEADER,
-  answerError,
-  graphqlErrorBody,
-  pathOf,
-  sameSecret,
-  scopeRequest,
-  secretChecker,
-  sendJson,
-  type HttpError,
-  type RequestScope,
-  type TrustProxy,
-} from './request';
+import { answerError, graphqlErrorBody, sendJson, type HttpError } from './answers';
+import { pathOf, scopeRequest, type RequestScope, type TrustProxy } from './request-scope';
+import { SUBGRAPH_SECRET_HEADER, sameSecret, secretChecker } from './secret';
 
 export interface ListenOptions<C extends BaseContext> {
   readonly name: string;

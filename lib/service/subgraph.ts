@@ -1,12 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { ApolloServer, type ApolloServerOptions, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
-import {
-  ApolloServerPluginCacheControlDisabled,
-  ApolloServerPluginInlineTraceDisabled,
-  ApolloServerPluginLandingPageDisabled,
-} from '@apollo/server/plugin/disabled';
+import type { ApolloServer, BaseContext } from '@apollo/server';
 import { httpLimitsOf, type ConfigOf, type subgraphConfig } from '../config';
 import { openLogBackend, type LogBackend } from '../log';
 import type { Logger } from '../logger';
@@ -15,36 +7,11 @@ import { openStore, type SnapshotCodec, type Store } from '../store';
 import type { Viewer } from '../viewer';
 import { IDENTITY_HEADER, identityReader } from './identity';
 import { listenService, type RunningService } from './listen';
-import { RequestRefused, type RequestScope } from './request';
+import { RequestRefused } from './answers';
+import type { RequestScope } from './request-scope';
+import type { SubgraphServerOptions } from './subgraph-server';
 
 type SubgraphConfig = ConfigOf<typeof subgraphConfig>;
-
-export interface SubgraphServerOptions<C extends BaseContext> {
-  /** No introspection, no stack traces in answers. */
-  readonly production?: boolean;
-  readonly plugins?: readonly ApolloServerPlugin<C>[];
-}
-
-/** What every subgraph's Apollo server shares: only the gateway calls it, so no landing page and no CORS. */
-const subgraphServerOptions = <C extends BaseContext>({ production = false, plugins = [] }: SubgraphServerOptions<C>) =>
-  ({
-    introspection: !production,
-    includeStacktraceInErrorResponses: !production,
-    nodeEnv: production ? 'production' : 'development',
-    allowBatchedHttpRequests: false,
-    // Inline traces are for Apollo's hosted reporting, which this system does not use. No type or field
-    // has a cache hint, and the cache-control plugin would wrap every resolver to look for one.
-    plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginLandingPageDisabled(), ...plugins],
-    // The process owner (lib/run-main.ts) stops services in order on SIGINT/SIGTERM.
-    stopOnTerminationSignals: false,
-  }) satisfies Partial<ApolloServerOptions<C>>;
-
-/** A subgraph's Apollo server from its schema file and resolvers: no state, no network; the caller supplies the context. */
-export const createSubgraphServer = <C extends BaseContext>(schemaFile: string, resolvers: unknown, options: SubgraphServerOptions<C> = {}) =>
-  new ApolloServer<C>({
-    schema: buildSubgraphSchema({ typeDefs: parse(readFileSync(schemaFile, 'utf8')), resolvers: resolvers as never }),
-    ...subgraphServerOptions(options),
-  });
 
 /**
  * A request's logger, made only if a resolver asks for it, and its viewer.
