@@ -155,8 +155,9 @@ export const openStore = async <S extends object, E = unknown>({
   const log = await backend.openStream(stream, { logger, readers, restore, replay: apply });
   logger.info({ stream, version: log.version, ms: Math.round(performance.now() - started) }, 'state loaded');
 
-  let head = durable;
-  let headVersion = durableVersion;
+  // The state with every decided command applied, durable or not: what the next command is decided on.
+  let speculative = durable;
+  let speculativeVersion = durableVersion;
   const inFlight = new Set<Promise<void>>();
   // Set when the state may be behind the stream: a lost race, an append of unknown outcome, records followed mid-write.
   let behind = false;
@@ -176,8 +177,8 @@ export const openStore = async <S extends object, E = unknown>({
         await log.read(durableVersion, apply);
         if (durableVersion >= followed || durableVersion === before) break;
       }
-      head = durable;
-      headVersion = durableVersion;
+      speculative = durable;
+      speculativeVersion = durableVersion;
       behind = false;
     })().finally(() => {
       syncing = undefined;
@@ -192,8 +193,8 @@ export const openStore = async <S extends object, E = unknown>({
       return;
     }
     apply(records);
-    head = durable;
-    headVersion = durableVersion;
+    speculative = durable;
+    speculativeVersion = durableVersion;
   });
 
   const snapshot = () =>
@@ -226,12 +227,12 @@ export const openStore = async <S extends object, E = unknown>({
           await (behind ? catchUp() : syncing);
           continue;
         }
-        const decision = command(head);
+        const decision = command(speculative);
         const [next, patches]: readonly [Immutable<S>, Patch[]] = decision.recipe
-          ? (produceWithPatches(head, decision.recipe as (draft: Draft<Immutable<S>>) => void) as unknown as [Immutable<S>, Patch[]])
-          : [head, []];
+          ? (produceWithPatches(speculative, decision.recipe as (draft: Draft<Immutable<S>>) => void) as unknown as [Immutable<S>, Patch[]])
+          : [speculative, []];
         if (patches.length === 0 && !decision.events?.length) {
-          if (headVersion === durableVersion) return decision.result;
+          if (speculativeVersion === durableVersion) return decision.result;
           // Decided on a state still being written, which may yet fail: it counts once that state is durable.
           await Promise.allSettled([...inFlight]);
           if (behind || syncing || failure) continue;
@@ -239,8 +240,8 @@ export const openStore = async <S extends object, E = unknown>({
           if (!settled.recipe) return settled.result;
           continue;
         }
-        const version = ++headVersion;
-        head = next;
+        const version = ++speculativeVersion;
+        speculative = next;
         const appendStarted = performance.now();
         const appending = log.append({ version, patches, events: decision.events ?? [] });
         inFlight.add(appending);
