@@ -1,4 +1,4 @@
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import type { Logger } from 'pino';
 
 /** `url` without its password, fit for logs and error messages. */
@@ -71,21 +71,30 @@ export const createPool = ({ url, logger, timeoutMs = 5_000, maxConnections = 10
 };
 
 /**
+ * Runs `work` on one connection between `begin` (`BEGIN` and its options) and `COMMIT`. A connection
+ * that failed mid-transaction is not handed out again: its transaction ends with it.
+ */
+export const inTransaction = async <T>(pool: Pool, work: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> => {
+  const client = await pool.connect();
+  try {
+    await client.query(begin);
+    const result = await work(client);
+    await client.query('COMMIT');
+    client.release();
+    return result;
+  } catch (error) {
+    client.release(error as Error);
+    throw error;
+  }
+};
+
+/**
  * Runs `statements` (each `CREATE … IF NOT EXISTS`) in one transaction under the advisory lock `lock`:
  * processes starting together take turns, since PostgreSQL's own `IF NOT EXISTS` races
  * (42P07, 42710, 23505 when two create the same table at once).
  */
-export const migrate = async (pool: Pool, lock: number, statements: readonly string[]): Promise<void> => {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+export const migrate = (pool: Pool, lock: number, statements: readonly string[]): Promise<void> =>
+  inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [lock]);
     for (const statement of statements) await client.query(statement);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-};
+  });

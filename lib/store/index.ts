@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { applyPatches, enablePatches, freeze, produceWithPatches, type Draft, type Immutable, type Patch } from 'immer';
 import type { Logger } from 'pino';
 import { backoffMs, type Backoff } from '../backoff';
@@ -107,8 +108,6 @@ export const jsonCodec = <S>(): SnapshotCodec<S> => ({
 export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { records: 10_000, bytes: 64 * 1024 * 1024 };
 
 enablePatches();
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Replayed patches go into `applyPatches` this many records at a time. */
 const REPLAY_BATCH = 1000;

@@ -27,14 +27,14 @@ const authLink = new SetContextLink((previous) =>
 
 /** Answers that mean "not done, or not known to be done": the same request may be sent again. */
 const RETRIABLE_CODES = new Set(['UNAVAILABLE', 'SUBGRAPH_UNAVAILABLE']);
-const isRetriableAnswer = (result: ApolloLink.Result): boolean =>
-  !!result.errors?.length && result.errors.every((error) => RETRIABLE_CODES.has(String(error.extensions?.['code'])));
+const allRetriable = (errors: readonly { extensions?: Record<string, unknown> | undefined }[]): boolean =>
+  errors.length > 0 && errors.every((error) => RETRIABLE_CODES.has(String(error.extensions?.['code'])));
 
 // RetryLink sees errors only: an answer that is all retriable GraphQL errors becomes one.
 const retriableAnswerAsError = new ApolloLink((operation, forward) =>
   forward(operation).pipe(
     map((result) => {
-      if (isRetriableAnswer(result)) throw new CombinedGraphQLErrors(result);
+      if (result.errors && allRetriable(result.errors)) throw new CombinedGraphQLErrors(result);
       return result;
     }),
   ),
@@ -51,7 +51,7 @@ const retryLink = new RetryLink({
     max: 4,
     retryIf: (error, operation) => {
       if (!isSafeToRepeat(operation)) return false;
-      if (CombinedGraphQLErrors.is(error)) return error.errors.every((graphQLError) => RETRIABLE_CODES.has(String(graphQLError.extensions?.['code'])));
+      if (CombinedGraphQLErrors.is(error)) return allRetriable(error.errors);
       if (ServerError.is(error)) return error.statusCode >= 500;
       return true; // the request or its answer was lost on the way
     },

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { inTransaction } from '../../postgres';
 
 export interface PrunePolicy {
   /** How often a writer looks for records to prune (and right after each snapshot it writes). */
@@ -36,25 +37,16 @@ const pruneLimit = async (pool: Pool, stream: string, readers: readonly string[]
 export const pruneRecords = async (pool: Pool, stream: string, readers: readonly string[], batch: number, logger: Logger): Promise<number> => {
   const limit = await pruneLimit(pool, stream, readers);
   if (limit <= 0) return 0;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  const deleted = await inTransaction(pool, async (client) => {
     const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock(hashtext('log_prune:' || $1)) AS locked", [stream]);
-    const deleted = rows[0]?.locked
-      ? ((
-          await client.query(
-            `DELETE FROM log_records WHERE stream = $1 AND version IN (
-               SELECT version FROM log_records WHERE stream = $1 AND version <= $2 ORDER BY version LIMIT $3)`,
-            [stream, limit, batch],
-          )
-        ).rowCount ?? 0)
-      : 0;
-    await client.query('COMMIT');
-    client.release();
-    if (deleted) logger.info({ stream, through: limit, deleted }, 'log records pruned');
-    return deleted;
-  } catch (error) {
-    client.release(error as Error);
-    throw error;
-  }
+    if (!rows[0]?.locked) return 0;
+    const { rowCount } = await client.query(
+      `DELETE FROM log_records WHERE stream = $1 AND version IN (
+         SELECT version FROM log_records WHERE stream = $1 AND version <= $2 ORDER BY version LIMIT $3)`,
+      [stream, limit, batch],
+    );
+    return rowCount ?? 0;
+  });
+  if (deleted) logger.info({ stream, through: limit, deleted }, 'log records pruned');
+  return deleted;
 };

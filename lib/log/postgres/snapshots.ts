@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from 'pino';
-import { CLIENT_TIMEOUT_MARGIN_MS } from '../../postgres';
+import { CLIENT_TIMEOUT_MARGIN_MS, inTransaction } from '../../postgres';
 import type { Snapshot } from '../types';
 
 // A snapshot of a large state is many rows: it gets minutes where records get seconds.
@@ -10,23 +10,17 @@ const INSERT_BYTES = 16 * 2 ** 20;
 const READ_PARTS = 16;
 
 /** Runs `work` in a transaction whose statements may take `SNAPSHOT_TIMEOUT_MS`. */
-const inLongTransaction = async <T>(pool: Pool, begin: string, work: (query: PoolClient['query']) => Promise<T>): Promise<T> => {
-  const client = await pool.connect();
-  const query = ((text: string, values?: unknown[]) =>
-    client.query({ text, values, query_timeout: SNAPSHOT_TIMEOUT_MS + CLIENT_TIMEOUT_MARGIN_MS } as { text: string; values?: unknown[] })) as PoolClient['query'];
-  try {
-    await client.query(begin);
-    await client.query(`SET LOCAL statement_timeout = ${SNAPSHOT_TIMEOUT_MS}`);
-    const result = await work(query);
-    await client.query('COMMIT');
-    client.release();
-    return result;
-  } catch (error) {
-    // A connection that failed mid-transaction is not handed out again.
-    client.release(error as Error);
-    throw error;
-  }
-};
+const inLongTransaction = <T>(pool: Pool, begin: string, work: (query: PoolClient['query']) => Promise<T>): Promise<T> =>
+  inTransaction(
+    pool,
+    async (client) => {
+      await client.query(`SET LOCAL statement_timeout = ${SNAPSHOT_TIMEOUT_MS}`);
+      const query = ((text: string, values?: unknown[]) =>
+        client.query({ text, values, query_timeout: SNAPSHOT_TIMEOUT_MS + CLIENT_TIMEOUT_MARGIN_MS } as { text: string; values?: unknown[] })) as PoolClient['query'];
+      return work(query);
+    },
+    begin,
+  );
 
 /** The newest snapshot of `stream`, if any: its parts read a few at a time, in one consistent view. */
 export const loadNewestSnapshot = (pool: Pool, stream: string): Promise<Snapshot | undefined> =>
