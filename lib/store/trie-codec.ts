@@ -11,8 +11,7 @@ const TRIES = '$tries';
 /**
  * A snapshot codec for a state whose bulk is in hash tries (`tries`): a first line with the rest
  * of the state, then each trie's entries, `[trie, [[key, value], …]]`, a thousand per line. No
- * string holds the whole state, and encoding yields between lines. A snapshot written as one JSON
- * document (`jsonCodec`) still loads: its one line is the whole state.
+ * string holds the whole state, and encoding yields between lines.
  */
 export const trieStateCodec = <S extends object>(tries: readonly (keyof S & string)[]): SnapshotCodec<S> => ({
   *encode(state: Immutable<S>) {
@@ -35,7 +34,7 @@ export const trieStateCodec = <S extends object>(tries: readonly (keyof S & stri
   decode(chunks) {
     const lines = chunks.flatMap((chunk) => chunk.split('\n')).filter(Boolean);
     const { [TRIES]: present, ...rest } = JSON.parse(lines[0] ?? '{}') as Record<string, unknown> & { [TRIES]?: string[] };
-    if (!present) return rest as S;
+    if (!Array.isArray(present)) throw new Error(`snapshot: the first line names no tries (${TRIES}); it was not written by this codec`);
     const entries = new Map(present.map((name) => [name, { keys: [] as string[], values: [] as unknown[] }]));
     for (const line of lines.slice(1)) {
       const [name, pairs] = JSON.parse(line) as [string, [string, unknown][]];
