@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { createServer } from 'node:http';
 import { SMTPServer } from 'smtp-server';
 import pino from 'pino';
 import { DEV_AUDIENCE, mintDevToken, startDevIssuer } from '../gateway/src/auth/dev-issuer';
@@ -67,6 +68,16 @@ const post = async (endpoint: Endpoint, body: unknown): Promise<{ status: number
 };
 
 // --- the system under test --------------------------------------------------
+
+/** Where the traced stacks export their spans: an OTLP/HTTP endpoint that takes every batch and reads none. */
+let spanBatches = 0;
+const spanSink = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    spanBatches++;
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+});
 
 let emailsAccepted = 0;
 const smtp = new SMTPServer({
@@ -248,6 +259,12 @@ smtp.on('error', (error: NodeJS.ErrnoException) => {
 
 const main = async () => {
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => spanSink.listen(0, '127.0.0.1', resolve));
+  const tracing = (ratio: string) => ({
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(spanSink.address() as { port: number }).port}`,
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: ratio,
+  });
   const processes: BenchProcess[] = [];
   const issuer = await startDevIssuer({ dataDir: dataRoot, port: 0, logger: pino({ level: 'warn' }) });
   const token = await mintDevToken({ dataDir: dataRoot, subject: 'bench-operator', scopes: ['users:read'], expiresInS: 4 * 3600 });
@@ -263,6 +280,10 @@ const main = async () => {
     const synced = await startStack('test-fsync', issuer.url, { NODE_ENV: 'test' });
     const unsynced = await startStack('test-no-fsync', issuer.url, { NODE_ENV: 'test', LOG_FSYNC: 'off' });
     processes.push(synced.users, synced.notifications, synced.gateway, unsynced.users, unsynced.notifications, unsynced.gateway);
+    // What traces cost: the durable stack again with every service tracing, all requests sampled or one in ten.
+    const traced = await startStack('traced-100', issuer.url, tracing('1'));
+    const tracedTenth = await startStack('traced-10', issuer.url, tracing('0.1'));
+    processes.push(traced.users, traced.notifications, traced.gateway, tracedTenth.users, tracedTenth.notifications, tracedTenth.gateway);
 
     const apollo: Endpoint = { name: 'this gateway', url: durable.gatewayUrl, headers: bearer, gateway: durable.gateway, users: durable.users, notifications: durable.notifications };
     for (let i = 0; i < SEED_USERS; i++) await checkSignUp(apollo);
@@ -300,6 +321,8 @@ const main = async () => {
       alone: { name: 'users subgraph alone', url: `http://127.0.0.1:${alonePort}/graphql`, headers: subgraphHeaders, users: usersAlone },
       synced: { name: 'this gateway, NODE_ENV=test', url: synced.gatewayUrl, headers: {}, gateway: synced.gateway, users: synced.users, notifications: synced.notifications },
       unsynced: { name: 'this gateway, NODE_ENV=test, fsync off', url: unsynced.gatewayUrl, headers: {}, gateway: unsynced.gateway, users: unsynced.users, notifications: unsynced.notifications },
+      traced: { name: 'this gateway, traced (100%)', url: traced.gatewayUrl, headers: bearer, gateway: traced.gateway, users: traced.users, notifications: traced.notifications },
+      tracedTenth: { name: 'this gateway, traced (10%)', url: tracedTenth.gatewayUrl, headers: bearer, gateway: tracedTenth.gateway, users: tracedTenth.users, notifications: tracedTenth.notifications },
     } satisfies Record<string, Endpoint>;
     for (const endpoint of [endpoints.hive, endpoints.grafbase, endpoints.floor]) {
       await waitUntil(endpoint.name, async () => (await post(endpoint, { query: '{ __typename }' })).status === 200, 60_000);
@@ -311,13 +334,18 @@ const main = async () => {
     const cases: Case[] = [];
     const queryCase = async (key: string, endpoint: Endpoint, query: string, expected: { json: unknown }) =>
       cases.push({ key, endpoint, connections: CONNECTIONS, load: { query, expect: await checkedAnswer(endpoint, query, expected.json) } });
+    // The traced stacks have their own users: Q1 is checked against their own answer, not the durable stack's.
+    for (const key of ['traced', 'tracedTenth'] as const) {
+      for (let i = 0; i < SEED_USERS; i++) await checkSignUp(endpoints[key]);
+      await queryCase(`Q1 ${key}`, endpoints[key], Q1, { json: JSON.parse((await post(endpoints[key], { query: Q1 })).text) });
+    }
     for (const key of ['apollo', 'hive', 'grafbase', 'users', 'floor'] as const) await queryCase(`Q1 ${key}`, endpoints[key], Q1, q1);
     for (const key of ['apollo', 'hive', 'grafbase'] as const) await queryCase(`Q2 ${key}`, endpoints[key], Q2, q2);
     const Q3 = q3(seeded.data.users.edges[0].node.id as string);
     const q3Answer = await reference(Q3);
     for (const key of ['apollo', 'anonymous'] as const) await queryCase(`Q3 ${key}`, endpoints[key], Q3, q3Answer);
     const signUpCases: Case[] = [];
-    for (const key of ['apollo', 'synced', 'unsynced', 'users', 'alone', 'floor'] as const) {
+    for (const key of ['apollo', 'traced', 'tracedTenth', 'synced', 'unsynced', 'users', 'alone', 'floor'] as const) {
       await checkSignUp(endpoints[key]);
       signUpCases.push({ key: `signup ${key}`, endpoint: endpoints[key], connections: SIGNUP_CLIENTS, load: { signUps: true } });
     }
@@ -351,6 +379,7 @@ const main = async () => {
     await Promise.all(processes.map((p) => p.stop()));
     await issuer.stop();
     await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    spanSink.close();
     if (!keepData) rmSync(dataRoot, { recursive: true, force: true });
   }
 };
@@ -363,12 +392,16 @@ const ROWS: readonly [key: string, label: string, reference: string | undefined]
   ['Q1 grafbase', 'Q1 Grafbase Gateway', undefined],
   ['Q1 users', 'Q1 users subgraph directly', 'Q1 floor'],
   ['Q1 floor', 'Q1 floor server (Map, no log)', undefined],
+  ['Q1 traced', 'Q1 this gateway, every service tracing, 100% sampled', 'Q1 apollo'],
+  ['Q1 tracedTenth', 'Q1 this gateway, every service tracing, 10% sampled', 'Q1 apollo'],
   ['Q2 apollo', 'Q2 this gateway (an operator token)', 'Q2 grafbase'],
   ['Q2 hive', 'Q2 Hive Gateway', 'Q2 grafbase'],
   ['Q2 grafbase', 'Q2 Grafbase Gateway', undefined],
   ['Q3 apollo', 'Q3 this gateway, with a token', 'Q3 anonymous'],
   ['Q3 anonymous', 'Q3 this gateway, no token', undefined],
   ['signup apollo', 'sign-ups through this gateway (durable)', undefined],
+  ['signup traced', 'sign-ups, every service tracing, 100% sampled', 'signup apollo'],
+  ['signup tracedTenth', 'sign-ups, every service tracing, 10% sampled', 'signup apollo'],
   ['signup synced', 'sign-ups, same stack in NODE_ENV=test (durable)', 'signup unsynced'],
   ['signup unsynced', 'sign-ups, same stack in NODE_ENV=test, LOG_FSYNC=off', undefined],
   ['signup users', 'sign-ups to the users subgraph directly, its welcome emails sent on the same core', 'signup floor'],
@@ -416,8 +449,10 @@ const report = (samples: Map<string, Sample[]>) => {
     `| users subgraph vs floor, Q1 / sign-ups (alone; with its emails sent on the same core) | ${ratio('Q1 users', 'Q1 floor').toFixed(2)}x / ${ratio('signup alone', 'signup floor').toFixed(2)}x (${ratio('signup users', 'signup floor').toFixed(2)}x) | at least 0.8x |`,
     `| gateway CPU/request with a token vs without, Q3 (median of the per-round ratios) | ${paired('Q3 apollo', 'Q3 anonymous', 'gatewayUs').toFixed(2)}x | at most 1.05x |`,
     `| durable sign-ups vs fsync off (both NODE_ENV=test) | ${ratio('signup synced', 'signup unsynced').toFixed(2)}x | at least 0.8x |`,
+    `| gateway CPU/request, tracing at 100% / 10% vs off, Q1 (median of the per-round ratios) | ${paired('Q1 traced', 'Q1 apollo', 'gatewayUs').toFixed(2)}x / ${paired('Q1 tracedTenth', 'Q1 apollo', 'gatewayUs').toFixed(2)}x | |`,
+    `| gateway CPU/request, tracing at 100% / 10% vs off, sign-ups (median of the per-round ratios) | ${paired('signup traced', 'signup apollo', 'gatewayUs').toFixed(2)}x / ${paired('signup tracedTenth', 'signup apollo', 'gatewayUs').toFixed(2)}x | |`,
     '',
-    `${emailsAccepted} welcome emails accepted by the benchmark's SMTP server.`,
+    `${emailsAccepted} welcome emails accepted by the benchmark's SMTP server; ${spanBatches} span batches exported by the traced stacks.`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 };

@@ -40,6 +40,10 @@ const withDevelopmentAuth = async (config: SystemConfig, logger: Logger): Promis
 
 /** The three services in this process, subgraphs first; the gateway calls them where they listen unless told otherwise. */
 export const startAll = async (given: SystemConfig, logger: Logger, fatal?: (error: Error) => void): Promise<RunningService[]> => {
+  if (given.OTEL_SERVICE_NAME) {
+    logger.warn('OTEL_SERVICE_NAME names the service of a process that runs one; npm start runs three, and their spans keep their own names');
+    given = { ...given, OTEL_SERVICE_NAME: undefined };
+  }
   const { config, issuer } = await withDevelopmentAuth(given, logger);
   const users = await startUsersService(config, logger, fatal);
   const notifications = await startNotificationsService(config, logger, fatal);

@@ -112,6 +112,8 @@ export const createGatewayServer = (options: GatewayOptions): GatewayServer => {
     // What the gateway loads has no security features (it would refuse them); enforcingGateway enforces them.
     supergraphSdl: policies.wrap(options.supergraph),
     logger,
+    // Its spans name operations, never their documents or variables; exceptions could quote input, so none are recorded.
+    telemetry: { includeDocument: false, recordExceptions: false },
     buildService: ({ name, url }) =>
       new SubgraphSource({
         name,

@@ -8,6 +8,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { postgresCounters, type CounterStore } from './rate-limit';
 import { createGatewayServer } from './server';
 import { supergraphFromFile } from './supergraph-file';
+import { startTracing } from '../../lib/tracing';
 
 /** Cross-origin access: the configured origins; any origin in development when none are configured. */
 const corsOrigin = (config: GatewayConfig): boolean | string[] => {
@@ -44,7 +45,16 @@ const sharedCounters = async (
 /** Serves the public endpoint from the supergraph file, following changes to it. */
 export const startGateway = async (config: GatewayConfig, logger: Logger): Promise<RunningService> => {
   const metrics = createGatewayMetrics();
-  const shared = await sharedCounters(config.DATABASE_URL, logger, metrics);
+  // Global: @apollo/gateway's own spans (request, plan, execute, fetch) go through the OpenTelemetry API's provider.
+  const tracing = await startTracing(config, 'gateway', logger, { global: true });
+  const shared = await sharedCounters(config.DATABASE_URL, logger, metrics).catch(async (error: unknown) => {
+    await tracing.shutdown();
+    throw error;
+  });
+  const stopped = async () => {
+    await shared.close();
+    await tracing.shutdown();
+  };
   const { identify, warmUp } = createIdentify(config, logger);
   // Not awaited: an issuer that is down at start is looked up again when the first token arrives.
   void warmUp();
@@ -75,7 +85,7 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
   try {
     return await listenService({
       name: 'gateway',
-      onStop: shared.close,
+      onStop: stopped,
       apollo,
       // The scope itself: its logger and client address are made only if something asks for them.
       context: async (scope) => scope,
@@ -91,9 +101,10 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
       metrics,
       metricsToken: config.METRICS_TOKEN,
       limits: httpLimitsOf(config),
+      tracer: tracing.tracer,
     });
   } catch (error) {
-    await shared.close();
+    await stopped();
     throw error;
   }
 };

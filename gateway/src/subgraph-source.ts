@@ -4,6 +4,7 @@ import type { FetcherResponse } from '@apollo/utils.fetcher';
 import { GraphQLError } from 'graphql';
 import { Pool } from 'undici';
 import { IDENTITY_HEADER, REQUEST_ID_HEADER, SUBGRAPH_SECRET_HEADER } from '../../lib/service';
+import { injectTraceContext } from '../../lib/tracing';
 import type { Viewer } from '../../lib/viewer';
 import { GatewayErrorCode, subgraphUnavailable } from './errors';
 
@@ -152,6 +153,7 @@ export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId
     if (kind === 'incoming operation' && context.requestId) headers[REQUEST_ID_HEADER] = context.requestId;
     delete headers[IDENTITY_HEADER];
     if (kind === 'incoming operation' && context.viewer && this.options.signIdentity) headers[IDENTITY_HEADER] = this.identityOf(context.viewer);
+    injectTraceContext(headers);
     if (!payload.query) throw new Error('Missing query');
     try {
       const sent = JSON.stringify(payload);
@@ -182,9 +184,9 @@ export class SubgraphSource extends RemoteGraphQLDataSource<ContextWithRequestId
     return signed.header;
   }
 
-  /** The call in flight for the same body and headers (the request id aside), or a new one. */
+  /** The call in flight for the same body and headers (request id and trace context aside), or a new one. */
   private merged(body: string, headers: Record<string, string>, call: () => Promise<SubgraphAnswer>): Promise<SubgraphAnswer> {
-    const { [REQUEST_ID_HEADER]: _requestId, ...rest } = headers;
+    const { [REQUEST_ID_HEADER]: _requestId, traceparent: _traceparent, tracestate: _tracestate, ...rest } = headers;
     const key = `${JSON.stringify(rest)}\n${body}`;
     let pending = this.inflight.get(key);
     if (!pending) {

@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 
 // Each service declares the keys it reads as a `ConfigSpec`; `npm start` merges
-// the three. `loadConfig` reads them; the one other use of the environment is
-// `APOLLO_TELEMETRY_DISABLED`, which @apollo/gateway reads itself (gateway/src/server.ts defaults it).
+// the three. `loadConfig` reads them; other readers of the environment are
+// `APOLLO_TELEMETRY_DISABLED`, which @apollo/gateway reads itself (gateway/src/server.ts defaults it),
+// and the OTLP exporter's own `OTEL_EXPORTER_OTLP_HEADERS`/`_TIMEOUT`/`_COMPRESSION` (lib/tracing.ts).
 
 export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 export const positive = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
@@ -78,6 +79,17 @@ export const commonConfig = defineConfig({
     DATABASE_URL: databaseUrl,
     /** Connections of a subgraph's log pool; each subgraph also holds one for LISTEN, the gateway 4 for its counters. */
     DATABASE_POOL_SIZE: positive(10),
+    /** Tracing is off unless one of these is set: OTLP over HTTP, `<endpoint>/v1/traces` or the traces URL itself. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+    OTEL_SDK_DISABLED: z.enum(['true', 'false']).default('false'),
+    /** Unset: each service's own name (`gateway`, `users`, `notifications`). */
+    OTEL_SERVICE_NAME: z.string().min(1).optional(),
+    OTEL_TRACES_SAMPLER: z
+      .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+      .default('parentbased_always_on'),
+    /** The share of new traces kept by the `traceidratio` samplers. */
+    OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
   }),
   requiredInProduction: {
     SUBGRAPH_SECRET: 'required in production: the shared secret the gateway sends and the subgraphs demand',
@@ -85,6 +97,9 @@ export const commonConfig = defineConfig({
   check: (values, { production }) => [
     ...(values.HTTP_HEADERS_TIMEOUT_MS > values.HTTP_REQUEST_TIMEOUT_MS
       ? [`HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (${values.HTTP_REQUEST_TIMEOUT_MS}), got ${values.HTTP_HEADERS_TIMEOUT_MS}`]
+      : []),
+    ...(values.OTEL_TRACES_SAMPLER_ARG !== undefined && !values.OTEL_TRACES_SAMPLER.endsWith('traceidratio')
+      ? [`OTEL_TRACES_SAMPLER_ARG: only the traceidratio samplers take a ratio; OTEL_TRACES_SAMPLER is ${values.OTEL_TRACES_SAMPLER}`]
       : []),
     ...(production && values.TRUST_PROXY === true
       ? [

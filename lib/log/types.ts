@@ -6,6 +6,8 @@ export interface LogRecord<E = unknown> {
   readonly version: number;
   readonly patches: readonly Patch[];
   readonly events: readonly E[];
+  /** The W3C `traceparent` of the sampled command that wrote it: readers link their spans to it. */
+  readonly trace?: string;
 }
 
 /**

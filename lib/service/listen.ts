@@ -10,6 +10,7 @@ import { METRICS_CONTENT_TYPE, renderMetrics, type ServiceMetrics } from '../met
 import { answerError, graphqlErrorBody, sendJson, type HttpError } from './answers';
 import { pathOf, scopeRequest, type RequestScope, type TrustProxy } from './request-scope';
 import { SUBGRAPH_SECRET_HEADER, sameSecret, secretChecker } from './secret';
+import { callerContext, inSpan, SpanKind, tracingOff, type Tracer } from '../tracing';
 
 export interface ListenOptions<C extends BaseContext> {
   readonly name: string;
@@ -45,6 +46,8 @@ export interface ListenOptions<C extends BaseContext> {
   readonly metricsToken?: string | undefined;
   /** How long clients may take and how many sockets may be open. */
   readonly limits: HttpLimits;
+  /** Each GraphQL request is a server span, continuing the caller's `traceparent`. */
+  readonly tracer?: Tracer;
 }
 
 export interface RunningService {
@@ -63,7 +66,7 @@ type Next = (error?: unknown) => void;
  * routes; resolves once listening.
  */
 export const listenService = async <C extends BaseContext>(options: ListenOptions<C>): Promise<RunningService> => {
-  const { name, apollo, host, port, path, logger, metrics } = options;
+  const { name, apollo, host, port, path, logger, metrics, tracer = tracingOff.tracer } = options;
   await apollo.start();
   let stopping = false;
   const active = new Set<ServerResponse>();
@@ -125,6 +128,18 @@ export const listenService = async <C extends BaseContext>(options: ListenOption
     res.end();
   };
 
+  const traced = (req: IncomingMessage, res: ServerResponse, scope: RequestScope & { viewer: Viewer | undefined }) =>
+    inSpan(
+      tracer,
+      `${req.method} ${path}`,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? 'GET', 'http.route': path } },
+      async (span) => {
+        await graphql(req, res, scope);
+        span.setAttribute('http.response.status_code', res.statusCode);
+      },
+      callerContext(req.headers),
+    );
+
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const scope = scopeOf(req, res);
     active.add(res);
@@ -149,7 +164,7 @@ export const listenService = async <C extends BaseContext>(options: ListenOption
         if (error) return fail(error);
         parseJson(req, res, (error?: unknown) => {
           if (error) return fail(error);
-          graphql(req, res, scope).catch(fail);
+          traced(req, res, scope).catch(fail);
         });
       });
     } else if (read && route === '/health/live') {

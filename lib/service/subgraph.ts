@@ -4,6 +4,7 @@ import { openLogBackend, type LogBackend } from '../log';
 import type { Logger } from '../logger';
 import { createAppendHistogram, createServiceMetrics, graphqlMetricsPlugin, type ServiceMetrics } from '../metrics';
 import { openStore, type SnapshotCodec, type Store } from '../store';
+import { startTracing, type Tracer } from '../tracing';
 import type { Viewer } from '../viewer';
 import { IDENTITY_HEADER, identityReader } from './identity';
 import { listenService, type RunningService } from './listen';
@@ -66,7 +67,7 @@ export interface SubgraphDefinition<S extends object, E, C extends SubgraphConte
   readonly readers?: readonly string[];
   readonly initial: S;
   readonly codec?: SnapshotCodec<S>;
-  readonly build: (open: { store: Store<S, E>; backend: LogBackend; logger: Logger; metrics: ServiceMetrics }) => SubgraphParts<C> | Promise<SubgraphParts<C>>;
+  readonly build: (open: { store: Store<S, E>; backend: LogBackend; logger: Logger; metrics: ServiceMetrics; tracer: Tracer }) => SubgraphParts<C> | Promise<SubgraphParts<C>>;
 }
 
 /**
@@ -89,6 +90,8 @@ export const startSubgraph = async <S extends object, E, C extends SubgraphConte
     for (const step of closing.splice(0).reverse()) await step();
   };
   try {
+    const { tracer, shutdown } = await startTracing(config, name, logger);
+    closing.push(shutdown);
     const backend = await openLogBackend(config, logger);
     closing.push(() => backend.close());
     const store = await openStore<S, E>({
@@ -101,9 +104,11 @@ export const startSubgraph = async <S extends object, E, C extends SubgraphConte
       onFailure: onFatal,
       snapshotEvery: { records: config.SNAPSHOT_EVERY_RECORDS, bytes: config.SNAPSHOT_EVERY_BYTES },
       onAppend: (seconds) => appends.observe(seconds),
+      tracer,
+      spanAttributes: config.DATABASE_URL ? { 'db.system.name': 'postgresql' } : { 'log.backend': 'file' },
     });
     closing.push(() => store.close());
-    const parts = await build({ store, backend, logger, metrics });
+    const parts = await build({ store, backend, logger, metrics, tracer });
     if (parts.stop) closing.push(parts.stop);
     // Each request's own logger and viewer replace the service's.
     const { logger: _serviceLogger, viewer: _viewer, signal: _signal, ...shared } = parts.context;
@@ -123,6 +128,7 @@ export const startSubgraph = async <S extends object, E, C extends SubgraphConte
       metrics,
       metricsToken: config.METRICS_TOKEN,
       limits: httpLimitsOf(config),
+      tracer,
       onStop: close,
     });
   } catch (error) {

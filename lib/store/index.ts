@@ -3,6 +3,7 @@ import { applyPatches, enablePatches, freeze, produceWithPatches, type Draft, ty
 import type { Logger } from 'pino';
 import { backoffMs, type Backoff } from '../backoff';
 import { LogUnavailableError, VersionConflictError, type LogBackend, type LogRecord, type Snapshot } from '../log';
+import { inSpan, recordFailure, sampledTraceparent, SpanKind, tracingOff, type Attributes, type Tracer } from '../tracing';
 
 /**
  * What a command decides, given the current state: either a refusal (no
@@ -23,6 +24,8 @@ export interface ExecuteOptions {
    * abandoned, since whether it landed matters.
    */
   readonly signal?: AbortSignal | undefined;
+  /** What the command's span is called (`<stream> <name>`); default `command`. */
+  readonly name?: string;
 }
 
 /**
@@ -88,6 +91,12 @@ export interface OpenStoreOptions<S> {
   readonly onAppend?: (seconds: number) => void;
   /** How often a command that loses races is decided again, and how long it waits between (defaults: `DEFAULT_CONFLICT_POLICY`). */
   readonly conflicts?: ConflictPolicy;
+  /**
+   * Each command is a span, and its append a child span with `spanAttributes` (which log holds the stream);
+   * a sampled command's record carries its `traceparent`, so that readers can link to it.
+   */
+  readonly tracer?: Tracer;
+  readonly spanAttributes?: Attributes;
 }
 
 export interface ConflictPolicy {
@@ -130,6 +139,8 @@ export const openStore = async <S extends object, E = unknown>({
   snapshotEvery = DEFAULT_SNAPSHOT_POLICY,
   conflicts: conflictPolicy = DEFAULT_CONFLICT_POLICY,
   onFailure,
+  tracer = tracingOff.tracer,
+  spanAttributes = {},
 }: OpenStoreOptions<S>): Promise<Store<S, E>> => {
   // Frozen up front: Immer would otherwise deep-freeze the whole tree on the first write.
   let durable = freeze(structuredClone(initial), true) as Immutable<S>;
@@ -211,6 +222,69 @@ export const openStore = async <S extends object, E = unknown>({
     onFailure?.(error);
   };
 
+  const execute = async <R>(command: Command<S, E, R>, signal: AbortSignal | undefined): Promise<R> => {
+    for (let lost = 0; ; ) {
+      if (failure) throw failure;
+      signal?.throwIfAborted();
+      if (behind || syncing) {
+        await (behind ? catchUp() : syncing);
+        continue;
+      }
+      const decision = command(speculative);
+      const [next, patches]: readonly [Immutable<S>, Patch[]] = decision.recipe
+        ? (produceWithPatches(speculative, decision.recipe as (draft: Draft<Immutable<S>>) => void) as unknown as [Immutable<S>, Patch[]])
+        : [speculative, []];
+      if (patches.length === 0 && !decision.events?.length) {
+        if (speculativeVersion === durableVersion) return decision.result;
+        // Decided on a state still being written, which may yet fail: it counts once that state is durable.
+        await Promise.allSettled([...inFlight]);
+        if (behind || syncing || failure) continue;
+        const settled = command(durable);
+        if (!settled.recipe) return settled.result;
+        continue;
+      }
+      const version = ++speculativeVersion;
+      speculative = next;
+      const appendStarted = performance.now();
+      const traceparent = sampledTraceparent();
+      const appendSpan = tracer.startSpan('log.append', { kind: SpanKind.CLIENT, attributes: { ...spanAttributes, 'log.stream': stream, 'log.version': version } });
+      const appending = log.append({ version, patches, events: decision.events ?? [], ...(traceparent ? { trace: traceparent } : {}) });
+      inFlight.add(appending);
+      try {
+        await appending;
+      } catch (error) {
+        recordFailure(appendSpan, error);
+        if (error instanceof VersionConflictError) {
+          behind = true;
+          lost += 1;
+          if (lost >= conflictPolicy.limit) {
+            throw new ContentionError(`${stream}: the command lost ${lost} races with other writers in a row; nothing of it was written`);
+          }
+          if (lost > 1) await sleep(backoffMs(lost - 1, conflictPolicy.backoff));
+          continue;
+        }
+        if (error instanceof LogUnavailableError) {
+          behind = true;
+          throw error;
+        }
+        fail(error as Error, version);
+        throw error;
+      } finally {
+        inFlight.delete(appending);
+        appendSpan.end();
+      }
+      onAppend?.((performance.now() - appendStarted) / 1000);
+      // Appends complete in order, so the newest durable state is the one at this version or later.
+      if (version > durableVersion) {
+        durableVersion = version;
+        durable = next;
+      }
+      const since = log.sinceSnapshot;
+      if (since.records >= snapshotEvery.records || since.bytes >= snapshotEvery.bytes) void snapshot();
+      return decision.result;
+    }
+  };
+
   return {
     get state() {
       return durable;
@@ -218,64 +292,8 @@ export const openStore = async <S extends object, E = unknown>({
     get version() {
       return durableVersion;
     },
-    async execute(command, { signal } = {}) {
-      for (let lost = 0; ; ) {
-        if (failure) throw failure;
-        signal?.throwIfAborted();
-        if (behind || syncing) {
-          await (behind ? catchUp() : syncing);
-          continue;
-        }
-        const decision = command(speculative);
-        const [next, patches]: readonly [Immutable<S>, Patch[]] = decision.recipe
-          ? (produceWithPatches(speculative, decision.recipe as (draft: Draft<Immutable<S>>) => void) as unknown as [Immutable<S>, Patch[]])
-          : [speculative, []];
-        if (patches.length === 0 && !decision.events?.length) {
-          if (speculativeVersion === durableVersion) return decision.result;
-          // Decided on a state still being written, which may yet fail: it counts once that state is durable.
-          await Promise.allSettled([...inFlight]);
-          if (behind || syncing || failure) continue;
-          const settled = command(durable);
-          if (!settled.recipe) return settled.result;
-          continue;
-        }
-        const version = ++speculativeVersion;
-        speculative = next;
-        const appendStarted = performance.now();
-        const appending = log.append({ version, patches, events: decision.events ?? [] });
-        inFlight.add(appending);
-        try {
-          await appending;
-        } catch (error) {
-          if (error instanceof VersionConflictError) {
-            behind = true;
-            lost += 1;
-            if (lost >= conflictPolicy.limit) {
-              throw new ContentionError(`${stream}: the command lost ${lost} races with other writers in a row; nothing of it was written`);
-            }
-            if (lost > 1) await sleep(backoffMs(lost - 1, conflictPolicy.backoff));
-            continue;
-          }
-          if (error instanceof LogUnavailableError) {
-            behind = true;
-            throw error;
-          }
-          fail(error as Error, version);
-          throw error;
-        } finally {
-          inFlight.delete(appending);
-        }
-        onAppend?.((performance.now() - appendStarted) / 1000);
-        // Appends complete in order, so the newest durable state is the one at this version or later.
-        if (version > durableVersion) {
-          durableVersion = version;
-          durable = next;
-        }
-        const since = log.sinceSnapshot;
-        if (since.records >= snapshotEvery.records || since.bytes >= snapshotEvery.bytes) void snapshot();
-        return decision.result;
-      }
-    },
+    execute: (command, { signal, name = 'command' } = {}) =>
+      inSpan(tracer, `${stream} ${name}`, { attributes: { 'log.stream': stream } }, () => execute(command, signal)),
     snapshot,
     catchUp: () => {
       behind = true;

@@ -4,6 +4,7 @@ import { openStore, type Store } from '../../lib/store';
 import { emptyUsersState, signUp, usersAfter, usersSnapshotCodec, type UsersEvent, type UsersState } from '../../subgraphs/users/src/domain';
 import { aLogRecord } from '../helpers/builders';
 import { silentLogger } from '../helpers/logs';
+import { eventually } from '../helpers/graphql';
 
 /** Storage that backends are opened on, again and again: a folder, a memory, a database. */
 export interface Place {
@@ -114,6 +115,29 @@ export const runLogContract = (subject: ContractSubject): void => {
 
       expect((await open('users')).replayed).toEqual([aLogRecord(1, 'u')]);
       expect((await open('notifications')).replayed).toEqual([aLogRecord(1, 'n')]);
+    });
+
+    it("keeps a record's trace context for its readers: replayed, read and handed to subscribers", async () => {
+      const backend = await place.backend();
+      const { log } = await open('users', backend);
+      const traced = { ...aLogRecord(1), trace: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+      await log.append(traced);
+      await log.append(aLogRecord(2));
+      const read: LogRecord[] = [];
+      await log.read(0, (records) => read.push(...records));
+      expect(read).toEqual([traced, aLogRecord(2)]);
+      const handed: LogRecord[] = [];
+      const subscription = backend.subscribe('users', {
+        after: 0,
+        consumer: 'notifications',
+        logger: silentLogger(),
+        onRecords: async (records) => void handed.push(...records),
+      });
+      await eventually(async () => handed.length, (count) => count === 2);
+      await subscription.close();
+      expect(handed).toEqual([traced, aLogRecord(2)]);
+      await log.close();
+      expect((await open('users')).replayed).toEqual([traced, aLogRecord(2)]);
     });
 
     it('reads the records after a version, in order', async () => {

@@ -316,18 +316,6 @@ describe('the index of queued deliveries', () => {
     expect(ids(requeued)).toEqual(['welcome-u-2']);
   });
 
-  it('works on a state written before the index existed: its deliveries settle, new ones are indexed', () => {
-    const { next: queued } = run(aNotificationsState(), consumeUserRecords([aUsersRecord(1, [aUserAdded({ id: 'u-old' })])], MADE));
-    const { queuedIds: _dropped, ...withoutIndex } = queued;
-    const old = withoutIndex as State;
-
-    const sent = run(old, recordOutcome('welcome-u-old', { by: 'replica-a', attempt: 1 }, { kind: 'sent', at: CREATED_AT })).next;
-    const later = run(sent, consumeUserRecords([aUsersRecord(2, [aUserAdded({ id: 'u-new' })])], MADE)).next;
-
-    expect(ids(old)).toEqual([]);
-    expect(deliveryById(sent, 'welcome-u-old')?.status).toBe('SENT');
-    expect(ids(later)).toEqual(['welcome-u-new']);
-  });
 });
 
 describe('resendWelcome', () => {

@@ -18,7 +18,7 @@ export const decodeLine = (line: string): DecodedLine => {
   const json = line.slice(9);
   if (line[8] !== ' ' || !/^[0-9a-f]{8}$/.test(line.slice(0, 8))) return { ok: false, reason: 'no checksum' };
   if (crc32(json) !== Number.parseInt(line.slice(0, 8), 16)) return { ok: false, reason: 'checksum mismatch' };
-  let parsed: { format?: unknown; version?: unknown; patches?: unknown; events?: unknown };
+  let parsed: { format?: unknown; version?: unknown; patches?: unknown; events?: unknown; trace?: unknown };
   try {
     parsed = JSON.parse(json);
   } catch {
@@ -28,7 +28,8 @@ export const decodeLine = (line: string): DecodedLine => {
   if (!Number.isSafeInteger(parsed.version) || !Array.isArray(parsed.patches) || !Array.isArray(parsed.events)) {
     return { ok: false, reason: 'malformed record' };
   }
-  return { ok: true, record: { version: parsed.version as number, patches: parsed.patches, events: parsed.events } };
+  const record = { version: parsed.version as number, patches: parsed.patches, events: parsed.events };
+  return { ok: true, record: typeof parsed.trace === 'string' ? { ...record, trace: parsed.trace } : record };
 };
 
 export interface ParsedChunk {

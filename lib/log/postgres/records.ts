@@ -8,11 +8,11 @@ export const CHANNEL = 'log_appended';
 export const PAGE = 1000;
 
 // Text, not jsonb: stored byte for byte, no \u0000 limits, no parsing on write.
-export const encode = (record: LogRecord): string => JSON.stringify({ patches: record.patches, events: record.events });
+export const encode = ({ patches, events, trace }: LogRecord): string => JSON.stringify({ patches, events, trace });
 
 const decode = (version: string, text: string): LogRecord => {
-  const { patches, events } = JSON.parse(text) as Pick<LogRecord, 'patches' | 'events'>;
-  return { version: Number(version), patches, events };
+  const { patches, events, trace } = JSON.parse(text) as Omit<LogRecord, 'version'>;
+  return trace === undefined ? { version: Number(version), patches, events } : { version: Number(version), patches, events, trace };
 };
 
 /** One page of the records of `stream` after `after`, in order. */

@@ -1,6 +1,7 @@
 import type { Logger } from '../../../lib/logger';
 import type { LogBackend, Subscription } from '../../../lib/log';
 import type { Store } from '../../../lib/store';
+import { inSpan, linksTo, SpanKind, tracingOff, type Tracer } from '../../../lib/tracing';
 import { consumeUserRecords, type NotificationsState } from './domain';
 
 export interface ConsumerOptions {
@@ -14,6 +15,8 @@ export interface ConsumerOptions {
   readonly onQueued: (deliveryId: string) => void;
   /** Called with how many events of a batch could not be consumed. */
   readonly onPoisoned: (count: number) => void;
+  /** Each batch is a span that links to the sign-ups it carries. */
+  readonly tracer?: Tracer;
 }
 
 /** The name under which this service reads the users' stream. */
@@ -24,7 +27,16 @@ export const CONSUMER_NAME = 'notifications';
  * each batch of records is consumed by one command that queues the deliveries
  * and advances the cursor together.
  */
-export const startUserEventsConsumer = ({ store, backend, messageIdDomain, now, logger, onQueued, onPoisoned }: ConsumerOptions): Subscription =>
+export const startUserEventsConsumer = ({
+  store,
+  backend,
+  messageIdDomain,
+  now,
+  logger,
+  onQueued,
+  onPoisoned,
+  tracer = tracingOff.tracer,
+}: ConsumerOptions): Subscription =>
   backend.subscribe('users', {
     after: store.state.cursor,
     consumer: CONSUMER_NAME,
@@ -35,7 +47,14 @@ export const startUserEventsConsumer = ({ store, backend, messageIdDomain, now, 
     },
     logger,
     onRecords: async (records) => {
-      const { queued, poisoned } = await store.execute(consumeUserRecords(records, { now: now().toISOString(), messageIdDomain }));
+      const span = {
+        kind: SpanKind.CONSUMER,
+        links: linksTo(records.map((record) => record.trace)),
+        attributes: { 'messaging.operation.type': 'process', 'messaging.batch.message_count': records.length, 'log.stream': 'users' },
+      };
+      const { queued, poisoned } = await inSpan(tracer, 'users process', span, () =>
+        store.execute(consumeUserRecords(records, { now: now().toISOString(), messageIdDomain }), { name: 'consumeUserRecords' }),
+      );
       for (const event of poisoned) {
         logger.error(event, "an event of the users' log cannot be consumed: recorded as poisoned (query poisonedUserEvents), the rest go on");
       }

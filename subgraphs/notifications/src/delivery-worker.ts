@@ -3,6 +3,7 @@ import { backoffMs, type Backoff } from '../../../lib/backoff';
 import type { Logger } from '../../../lib/logger';
 import { LogUnavailableError } from '../../../lib/log';
 import { ContentionError, type Store } from '../../../lib/store';
+import { inSpan, linksTo, ROOT_CONTEXT, SpanKind, tracingOff, type Tracer } from '../../../lib/tracing';
 import {
   beginAttempt,
   claimKey,
@@ -48,6 +49,8 @@ export interface DeliveryWorkerOptions {
   readonly onPause?: (cause: PauseCause | undefined) => void;
   /** Told, for each email sent, how long it took from the hand-over check to the server's acceptance. */
   readonly onHandedOver?: (ms: number) => void;
+  /** Each attempt at a queued delivery is a trace of its own that links to the sign-up's. */
+  readonly tracer?: Tracer;
 }
 
 /** Failed probes after which a pause is logged as an error. */
@@ -83,7 +86,7 @@ const describe = (error: unknown): string => {
  * delivery at a time; no delivery is failed for it.
  */
 export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWorker => {
-  const { store, mailer, logger, retry, now, replica, leaseMs, scanMs, concurrency = 4, onPause, onHandedOver } = options;
+  const { store, mailer, logger, retry, now, replica, leaseMs, scanMs, concurrency = 4, onPause, onHandedOver, tracer = tracingOff.tracer } = options;
   /** The least lease an attempt must have left to hand a message over. */
   const safetyMs = leaseMs / 3;
   const timers = new Map<string, NodeJS.Timeout>();
@@ -107,7 +110,7 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
     const key = claimKey(claim);
     let sighting = seen.get(delivery.id);
     if (sighting?.key !== key) seen.set(delivery.id, (sighting = { key, at: performance.now() }));
-    return sighting.at + (claim.leaseMs ?? leaseMs) + TAKEOVER_MARGIN_MS - performance.now();
+    return sighting.at + claim.leaseMs + TAKEOVER_MARGIN_MS - performance.now();
   };
 
   /** Another replica holds `id`: look again when its lease would end. */
@@ -153,7 +156,7 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
 
   const recordSent = async (id: string, sent: { readonly fence: Fence; readonly at: string }): Promise<void> => {
     sentUnrecorded.set(id, sent);
-    await store.execute(recordOutcome(id, sent.fence, { kind: 'sent', at: sent.at }));
+    await store.execute(recordOutcome(id, sent.fence, { kind: 'sent', at: sent.at }), { name: 'recordOutcome' });
     sentUnrecorded.delete(id);
     logger.info({ deliveryId: id, attempts: sent.fence.attempt }, 'email sent');
   };
@@ -179,7 +182,7 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
     const leftMs = () => leaseFrom + leaseMs - performance.now();
     const renew = async (): Promise<void> => {
       const issued = performance.now();
-      if (await store.execute(renewClaim(id, fence, leaseUntil(leaseMs)))) leaseFrom = issued;
+      if (await store.execute(renewClaim(id, fence, leaseUntil(leaseMs)), { name: 'renewClaim' })) leaseFrom = issued;
       else giveUp('another replica took the delivery over, or it was settled');
     };
     const timer = setInterval(() => {
@@ -221,6 +224,7 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
     const claimedAt = performance.now();
     const begun = await store.execute(
       beginAttempt(id, { replica, ...leaseUntil(leaseMs), ...(left !== undefined && current.claim && { takeOver: claimKey(current.claim) }) }),
+      { name: 'beginAttempt' },
     );
     if (!begun) return followUp(id);
     seen.delete(id);
@@ -228,7 +232,8 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
     const claim = holdClaim(id, fence, claimedAt);
     try {
       const content = renderWelcomeEmail(delivery.toName);
-      await mailer.send({ deliveryId: id, messageId: delivery.messageId, to: { name: delivery.toName, address: delivery.to }, ...content }, claim);
+      const message = { deliveryId: id, messageId: delivery.messageId, to: { name: delivery.toName, address: delivery.to }, ...content };
+      await inSpan(tracer, 'smtp send', { kind: SpanKind.CLIENT, attributes: { 'delivery.attempt': fence.attempt } }, () => mailer.send(message, claim));
     } catch (error) {
       claim.release();
       if (claim.lostBecause !== undefined) {
@@ -257,19 +262,19 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
     if (failure === 'server') {
       due.add(id);
       const delay = pause('smtp', error);
-      await store.execute(recordOutcome(id, fence, { kind: 'retrying', error: reason, hold: leaseUntil(delay + leaseMs) }));
+      await store.execute(recordOutcome(id, fence, { kind: 'retrying', error: reason, hold: leaseUntil(delay + leaseMs) }), { name: 'recordOutcome' });
       return;
     }
     resume();
     const age = now().getTime() - Date.parse(delivery.createdAt);
     if (failure === 'refused' || age >= retry.maxAgeMs) {
       const why = failure === 'refused' ? reason : `${reason} (still deferred after ${Math.round(age / 60_000)} min, past SMTP_RETRY_MAX_AGE_MS)`;
-      await store.execute(recordOutcome(id, fence, { kind: 'failed', error: why }));
+      await store.execute(recordOutcome(id, fence, { kind: 'failed', error: why }), { name: 'recordOutcome' });
       logger.warn({ deliveryId: id, attempts: fence.attempt, code }, 'email refused for good');
       return;
     }
     const delay = backoffMs(fence.attempt, retry);
-    await store.execute(recordOutcome(id, fence, { kind: 'retrying', error: reason, hold: leaseUntil(delay + leaseMs) }));
+    await store.execute(recordOutcome(id, fence, { kind: 'retrying', error: reason, hold: leaseUntil(delay + leaseMs) }), { name: 'recordOutcome' });
     logger.warn({ deliveryId: id, attempts: fence.attempt, retryInMs: Math.round(delay), code }, 'email deferred by the server; will retry');
     schedule(id, delay);
   };
@@ -280,7 +285,12 @@ export const startDeliveryWorker = (options: DeliveryWorkerOptions): DeliveryWor
     while (!closed && inFlight.size < limit && due.size) {
       const id = due.values().next().value!;
       due.delete(id);
-      const run = attempt(id)
+      const queued = deliveryById(store.state, id);
+      const run = (
+        queued?.status === 'QUEUED'
+          ? inSpan(tracer, 'welcome-email deliver', { links: linksTo([queued.trace]), attributes: { 'delivery.kind': queued.kind } }, () => attempt(id), ROOT_CONTEXT)
+          : attempt(id)
+      )
         .catch((error: unknown) => {
           if (error instanceof LogUnavailableError) {
             pause('log', error);

@@ -30,7 +30,7 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
     port: config.NOTIFICATIONS_PORT,
     codec: notificationsSnapshotCodec,
     initial: emptyNotificationsState(),
-    build: ({ store, backend, logger: serviceLogger, metrics }) => {
+    build: ({ store, backend, logger: serviceLogger, metrics, tracer }) => {
       const lag = async () => ({ head: await backend.head('users'), consumed: store.state.cursor });
       const { emails, poisoned, handOver, paused } = registerNotificationsMetrics(metrics, lag);
       const now = () => new Date();
@@ -54,6 +54,7 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
         scanMs: shared ? config.DELIVERY_SCAN_MS : undefined,
         onPause: paused,
         onHandedOver: (ms) => handOver.observe(ms / 1000),
+        tracer,
       });
       for (const delivery of queuedDeliveries(store.state)) worker.schedule(delivery.id);
       const consumer = startUserEventsConsumer({
@@ -64,6 +65,7 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
         logger: serviceLogger,
         onQueued: (id) => worker.schedule(id),
         onPoisoned: (count) => poisoned.inc(count),
+        tracer,
       });
       // Ready once the consumer has caught up with the users' stream after start. Later lag is a
       // metric (consumer_lag_records), not a reason to leave rotation: every replica would leave at once.

@@ -14,6 +14,7 @@ type NotificationsCommand<R> = Command<NotificationsState, never, R>;
 export interface ConsumedRecord {
   readonly version: number;
   readonly events: readonly unknown[];
+  readonly trace?: string;
 }
 
 const userAdded = z.object({
@@ -47,7 +48,7 @@ export const consumeUserRecords =
     if (fresh.length === 0) return { result: { queued: [], poisoned: [] } };
     const queued: Delivery[] = [];
     const poisoned: PoisonedEvent[] = [];
-    for (const { version, events } of fresh) {
+    for (const { version, events, trace } of fresh) {
       events.forEach((event, index) => {
         const read = readEvent(event);
         if (!read) return;
@@ -68,6 +69,7 @@ export const consumeUserRecords =
           sentAt: null,
           messageId: `<${id}@${made.messageIdDomain}>`,
           lastError: null,
+          ...(trace && { trace }),
         });
       });
     }

@@ -62,6 +62,8 @@ export interface Delivery {
   readonly lastError: string | null;
   /** Who may send it now; absent when nobody holds it. Cleared once it is SENT or FAILED. */
   readonly claim?: Claim;
+  /** The W3C `traceparent` of the sign-up, when its trace was sampled: the delivery's spans link to it. */
+  readonly trace?: string;
 }
 
 export interface NotificationsState {
@@ -72,10 +74,9 @@ export interface NotificationsState {
   readonly deliveryIdsByUser: HashTrie<readonly string[]>;
   /**
    * Id -> id of every QUEUED delivery: what replicas scan, so a scan costs what
-   * is pending rather than every email ever sent. Absent from states written
-   * before it existed (their queued deliveries are found by the start-up scan).
+   * is pending rather than every email ever sent.
    */
-  readonly queuedIds?: HashTrie<string>;
+  readonly queuedIds: HashTrie<string>;
   /** Events of the users' log that could not be consumed, oldest first. Absent until the first one. */
   readonly poisoned?: readonly PoisonedEvent[];
 }

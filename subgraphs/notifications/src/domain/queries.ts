@@ -16,7 +16,7 @@ export const deliveriesOf = (state: State, userId: string): Immutable<Delivery>[
 
 /** Deliveries still to send, from the index of queued ones: what a periodic scan may afford. */
 export const pendingDeliveries = (state: State): Immutable<Delivery>[] =>
-  [...trieValues(state.queuedIds ?? {})].flatMap((id) => {
+  [...trieValues(state.queuedIds)].flatMap((id) => {
     const delivery = deliveryById(state, id);
     return delivery?.status === 'QUEUED' ? [delivery] : [];
   });

@@ -1,5 +1,5 @@
 import type { Draft } from 'immer';
-import { emptyTrie, trieDelete, trieGet, trieSet } from '../../../../lib/hash-trie';
+import { trieDelete, trieGet, trieSet } from '../../../../lib/hash-trie';
 import type { Claim, Delivery, NotificationsState, PoisonedEvent } from './model';
 
 type D = Draft<NotificationsState>;
@@ -11,12 +11,11 @@ const deliveryIn = (draft: D, id: string): Draft<Delivery> => {
 };
 
 const markQueued = (draft: D, id: string): void => {
-  draft.queuedIds ??= emptyTrie();
   trieSet(draft.queuedIds, id, id);
 };
 
 const unmarkQueued = (draft: D, id: string): void => {
-  if (draft.queuedIds) trieDelete(draft.queuedIds, id);
+  trieDelete(draft.queuedIds, id);
 };
 
 /** Queues new deliveries and advances the cursor in the same write. */

@@ -14,7 +14,7 @@ const unavailable = (originalError: Error) =>
 export const Mutation: MutationResolvers = {
   addUser: async (_, { input }, { store, newId, now, logger, onSignUp, keyRetentionMs, signal }) => {
     const command = signUp(input, { id: newId(), createdAt: now().toISOString() }, keyRetentionMs === undefined ? {} : { keyRetentionMs });
-    const result = await store.execute(command, { signal }).catch((error: unknown) => {
+    const result = await store.execute(command, { signal, name: 'signUp' }).catch((error: unknown) => {
       if (error instanceof LogUnavailableError || error instanceof ContentionError) throw unavailable(error);
       throw error;
     });
