@@ -1,6 +1,9 @@
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { defineConfig, loadConfig, path } from '../lib/config';
 import { mintDevToken } from './src/auth/dev-issuer';
+
+/** Where `npm start` keeps the development issuer's key: the same DATA_DIR the services read. */
+const tokenConfig = defineConfig({ keys: () => ({ DATA_DIR: path('.data') }) });
 
 const USAGE = 'Usage: npm run token -- --sub <user id> [--scope users:read] [--scope notifications:write] [--expires-in 3600]';
 
@@ -18,8 +21,8 @@ const main = async (args: string[]): Promise<number> => {
     process.stderr.write(`${values.sub ? '--expires-in must be a whole number of seconds' : '--sub is required'}\n${USAGE}\n`);
     return 1;
   }
-  const dataDir = resolve(process.env.DATA_DIR || '.data');
   try {
+    const dataDir = loadConfig(tokenConfig).DATA_DIR;
     const token = await mintDevToken({ dataDir, subject: values.sub, scopes: (values.scope ?? []).flatMap((scope) => scope.split(' ')).filter(Boolean), expiresInS });
     process.stdout.write(`${token}\n`);
     process.stderr.write(`In Sandbox, add the header  Authorization: Bearer <the token above>  (valid ${expiresInS} s).\n`);
