@@ -52,8 +52,12 @@ export const startAll = async (given: SystemConfig, logger: Logger, fatal?: (err
     { ...config, USERS_URL: config.USERS_URL ?? users.url, NOTIFICATIONS_URL: config.NOTIFICATIONS_URL ?? notifications.url },
     logger,
   );
-  // Production serves no landing page: there is no Sandbox to point at.
-  logger.info(config.NODE_ENV === 'production' ? `GraphQL endpoint: ${gateway.url}` : `Apollo Sandbox: ${gateway.url}`);
+  // Production serves no IDE: there is no Sandbox or GraphiQL to point at.
+  if (config.NODE_ENV === 'production') logger.info(`GraphQL endpoint: ${gateway.url}`);
+  else {
+    logger.info(`Apollo Sandbox: ${gateway.url}`);
+    logger.info(`GraphiQL, offline: ${new URL('graphiql/', gateway.url).href}`);
+  }
   if (issuer) logger.info('Signed-in requests: `npm run token -- --sub <user id> [--scope users:read]` prints a token for the Authorization header');
   return [...(issuer ? [issuer] : []), users, notifications, gateway];
 };

@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/logger';
 import { createPool, databaseUnreachable } from '../../lib/postgres';
 import { listenService, type RunningService } from '../../lib/service';
 import { createIdentify } from './auth/identify';
+import { offlineGraphiql } from './graphiql';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { postgresCounters, type CounterStore } from './rate-limit';
 import { createGatewayServer } from './server';
@@ -102,6 +103,8 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
       metricsToken: config.METRICS_TOKEN,
       limits: httpLimitsOf(config),
       tracer: tracing.tracer,
+      // Production serves no IDE: no Sandbox (the landing page is off) and no GraphiQL.
+      ...(config.NODE_ENV === 'production' ? {} : { staticFiles: offlineGraphiql(logger) }),
     });
   } catch (error) {
     await stopped();

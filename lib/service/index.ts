@@ -5,3 +5,4 @@ export { IDENTITY_HEADER, identitySigner } from './identity';
 export { RequestRefused } from './answers';
 export { REQUEST_ID_HEADER, requestIdFrom, type RequestScope } from './request-scope';
 export { SUBGRAPH_SECRET_HEADER, sameSecret } from './secret';
+export type { StaticFiles } from './static-files';

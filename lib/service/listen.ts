@@ -10,6 +10,7 @@ import { METRICS_CONTENT_TYPE, renderMetrics, type ServiceMetrics } from '../met
 import { answerError, graphqlErrorBody, sendJson, type HttpError } from './answers';
 import { pathOf, scopeRequest, type RequestScope, type TrustProxy } from './request-scope';
 import { SUBGRAPH_SECRET_HEADER, sameSecret, secretChecker } from './secret';
+import { staticFilesHandler, underRoute, type StaticFiles } from './static-files';
 import { callerContext, inSpan, SpanKind, tracingOff, type Tracer } from '../tracing';
 
 export interface ListenOptions<C extends BaseContext> {
@@ -48,6 +49,8 @@ export interface ListenOptions<C extends BaseContext> {
   readonly limits: HttpLimits;
   /** Each GraphQL request is a server span, continuing the caller's `traceparent`. */
   readonly tracer?: Tracer;
+  /** A built web app served beside GraphQL (GET and HEAD only). */
+  readonly staticFiles?: StaticFiles;
 }
 
 export interface RunningService {
@@ -77,6 +80,9 @@ export const listenService = async <C extends BaseContext>(options: ListenOption
   const matchesSecret = options.secret ? secretChecker(options.secret) : undefined;
   const allowCors = options.cors ? cors(options.cors) : (_req: IncomingMessage, _res: ServerResponse, next: Next) => next();
   const parseJson = bodyParser.json({ limit: options.maxBodyBytes ?? 1024 * 1024 });
+  const { staticFiles } = options;
+  const serveStaticFiles = staticFiles ? staticFilesHandler(staticFiles) : undefined;
+  const notFound = (res: ServerResponse, message: string) => sendJson(res, 404, graphqlErrorBody(message, 'NOT_FOUND'));
 
   const ready = async (scope: RequestScope, res: ServerResponse) => {
     let isReady = !stopping;
@@ -173,8 +179,10 @@ export const listenService = async <C extends BaseContext>(options: ListenOption
       ready(scope, res).catch(fail);
     } else if (read && route === '/metrics' && metrics) {
       serveMetrics(req, res, metrics).catch(fail);
+    } else if (read && serveStaticFiles && staticFiles && underRoute(staticFiles, route)) {
+      serveStaticFiles(req, res, route, (message) => notFound(res, message));
     } else {
-      sendJson(res, 404, graphqlErrorBody(`Nothing is served at ${req.method} ${route}; GraphQL is at ${path}.`, 'NOT_FOUND'));
+      notFound(res, `Nothing is served at ${req.method} ${route}; GraphQL is at ${path}.`);
     }
   };
 

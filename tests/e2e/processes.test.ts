@@ -48,6 +48,9 @@ describe('the system as its npm scripts run it', () => {
     const page = await fetch(sandboxUrl!, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/sandbox/i);
+    const [, graphiqlUrl] = await system.waitFor(/GraphiQL, offline: (http:\/\/localhost:\d+\/graphiql\/)/);
+    expect(new URL(graphiqlUrl!).origin).toBe(new URL(sandboxUrl!).origin);
+    expect(await (await fetch(graphiqlUrl!)).text()).toMatch(/<title>GraphiQL/);
 
     const signUp = await gql(sandboxUrl!, SIGN_UP, { input: { name: 'Grace <Hopper>', email: 'grace@example.com' } });
     expect(signUp.data.addUser.errors).toEqual([]);

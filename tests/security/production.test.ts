@@ -54,6 +54,14 @@ describe('the gateway in production mode', () => {
     expect(await response.text()).not.toMatch(/sandbox|<html/i);
   });
 
+  it('serves no GraphiQL, built or not', async () => {
+    for (const route of ['graphiql', 'graphiql/', 'graphiql/index.html']) {
+      const response = await fetch(new URL(route, system.gatewayUrl), { redirect: 'manual', headers: { accept: 'text/html' } });
+      expect(response.status).toBe(404);
+      expect(await response.text()).not.toMatch(/<html/i);
+    }
+  });
+
   it('suggests no field names and shows no stack traces', async () => {
     const response = await gql(system.gatewayUrl, '{ usrs { id } }', {}, system.operatorToken);
     expect(response.status).toBe(400);
