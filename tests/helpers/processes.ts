@@ -88,9 +88,12 @@ export const spawnService = (
   return watchProcess(entry, spawn(program!, programArgs, { cwd: ROOT, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
 };
 
-/** Runs `npm run <script>` as a user does (`script` may carry arguments: `start:subgraph -- users`): `child` is the npm process itself. */
-export const spawnScript = (script: string, env: Record<string, string>): ServiceProcess =>
-  watchProcess(`npm run ${script}`, spawn('npm', ['run', '--silent', ...script.split(' ')], { cwd: ROOT, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+/**
+ * Runs `npm run <script>` as a user does (`script` may carry arguments: `start:subgraph -- users`), in
+ * this project or a copy of it at `cwd`: `child` is the npm process itself.
+ */
+export const spawnScript = (script: string, env: Record<string, string>, cwd: string = ROOT): ServiceProcess =>
+  watchProcess(`npm run ${script}`, spawn('npm', ['run', '--silent', ...script.split(' ')], { cwd, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
 
 const serviceEnv = (env: Record<string, string>) => ({ ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'info', ...env });
 
