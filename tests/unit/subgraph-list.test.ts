@@ -11,6 +11,7 @@ import {
   subgraphUrlsConfig,
   subgraphUrlsOf,
 } from '../../lib/subgraph-list';
+import { listedSubgraph } from '../../system/subgraph-services';
 import { ROOT } from '../helpers/paths';
 
 let dir: string;
@@ -102,6 +103,16 @@ describe('the subgraph list', () => {
     const listed = readSubgraphList();
     expect(subgraphNamed(listed, 'notifications').portKey).toBe('NOTIFICATIONS_PORT');
     expect(() => subgraphNamed(listed, 'reviews')).toThrow(new ConfigError('No subgraph "reviews" in supergraph.yaml; it lists users, notifications'));
+  });
+
+  it('runs each listed subgraph from its folder\'s src/service.ts, and refuses an entry whose folder has none', () => {
+    for (const entry of readSubgraphList().subgraphs) {
+      expect(Object.keys(loadConfig(listedSubgraph(entry).config, {}))).toContain(entry.portKey);
+    }
+    const [absent] = readSubgraphList(write(list(entry('absent')))).subgraphs;
+    expect(() => listedSubgraph(absent!)).toThrow(
+      new ConfigError('supergraph.yaml lists "absent", but there is no subgraphs/absent/src/service.ts: each subgraph exports its subgraphService from there'),
+    );
   });
 
   describe('refuses, in one line naming the file and what is wrong,', () => {
