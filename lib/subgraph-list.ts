@@ -49,12 +49,12 @@ const entrySchema = z.object({
 
 const listSchema = z.object(
   {
-  federation_version: z
-    .string({ error: 'expected a version like "=2.14.4"' })
-    .regex(/^=?\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?$/, 'expected a version like "=2.14.4"'),
-  subgraphs: z
-    .record(z.string(), entrySchema, { error: 'expected a map of subgraph names' })
-    .refine((subgraphs) => Object.keys(subgraphs).length > 0, 'expected at least one subgraph'),
+    federation_version: z
+      .string({ error: 'expected a version like "=2.14.4"' })
+      .regex(/^=?\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?$/, 'expected a version like "=2.14.4"'),
+    subgraphs: z
+      .record(z.string(), entrySchema, { error: 'expected a map of subgraph names' })
+      .refine((subgraphs) => Object.keys(subgraphs).length > 0, 'expected at least one subgraph'),
   },
   { error: 'expected a map with federation_version and subgraphs' },
 );
