@@ -33,6 +33,8 @@ const GATEWAY_CPU = pinned ? '0' : undefined;
 const REST_CPU = pinned ? '1' : undefined;
 // The services as `npm run start:*` runs them: the build in dist/ (`npm run bench:gateway` builds it first).
 const NODE = [process.execPath, '--max-semi-space-size=32', '--enable-source-maps'];
+/** `npm run start:subgraph -- <name>`'s entry under dist/, and its argument. */
+const START_SUBGRAPH = (name: string): [string, string] => ['system/start-subgraph.js', name];
 // BENCH_CPU_PROF=1: each service of this project writes a V8 CPU profile (pid in the name) to .data/profiles on exit.
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, '.data', 'profiles')}`] : [];
 
@@ -122,11 +124,11 @@ const startStack = async (label: string, issuer: string, env: Record<string, str
     ...env,
   };
   mkdirSync(dir, { recursive: true });
-  const start = (name: string, entry: string, cpu: string | undefined) =>
-    startProcess(`${label} ${name}`, [...NODE, ...PROFILE, join(ROOT, 'dist', entry)], { env: common, cpu, logFile: join(dir, `${name}.log`), cwd: ROOT });
-  const users = start('users', 'subgraphs/users/src/main.js', REST_CPU);
-  const notifications = start('notifications', 'subgraphs/notifications/src/main.js', REST_CPU);
-  const gateway = start('gateway', 'gateway/src/main.js', GATEWAY_CPU);
+  const start = (name: string, [file, ...args]: readonly [string, ...string[]], cpu: string | undefined) =>
+    startProcess(`${label} ${name}`, [...NODE, ...PROFILE, join(ROOT, 'dist', file), ...args], { env: common, cpu, logFile: join(dir, `${name}.log`), cwd: ROOT });
+  const users = start('users', START_SUBGRAPH('users'), REST_CPU);
+  const notifications = start('notifications', START_SUBGRAPH('notifications'), REST_CPU);
+  const gateway = start('gateway', ['gateway/src/main.js'], GATEWAY_CPU);
   for (const port of [usersPort, notificationsPort, gatewayPort]) {
     await waitUntil(`${label} :${port}`, async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, 60_000);
   }
@@ -302,7 +304,7 @@ const main = async () => {
     // The users subgraph on its own log with no notifications service reading it: what the floor is compared with.
     const alonePort = await freePort();
     mkdirSync(join(dataRoot, 'users-alone'), { recursive: true });
-    const usersAlone = startProcess('users alone', [...NODE, ...PROFILE, join(ROOT, 'dist', 'subgraphs', 'users', 'src', 'main.js')], {
+    const usersAlone = startProcess('users alone', [...NODE, ...PROFILE, join(ROOT, 'dist', 'system', 'start-subgraph.js'), 'users'], {
       env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', DATA_DIR: join(dataRoot, 'users-alone'), SUBGRAPH_SECRET: SECRET, USERS_PORT: String(alonePort) },
       cpu: REST_CPU,
       logFile: join(dataRoot, 'users-alone', 'users.log'),

@@ -42,7 +42,7 @@ const started: ServiceProcess[] = [];
 /** A users service in production mode (warnings only in its log, as an operator would run it under load). */
 const startUsers = async (env: Record<string, string>): Promise<string> => {
   const port = await freePort();
-  const users = spawnService('subgraphs/users/src/main.ts', {
+  const users = spawnService('system/start-subgraph.ts users', {
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
     SUBGRAPH_SECRET: SECRET,

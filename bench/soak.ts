@@ -154,7 +154,7 @@ const startReplica = async (replica: Omit<Replica, 'service'> & { service?: Serv
     if (Date.now() > deadline) throw new Error(`port ${replica.port} of ${replica.id} still taken 10 s after it was killed`);
     await sleep(100);
   }
-  replica.service = await startService('subgraphs/notifications/src/main.ts', replica.port, replica.env);
+  replica.service = await startService('system/start-subgraph.ts notifications', replica.port, replica.env);
   replica.killing = false;
   watchExit(replica as Replica);
   return replica as Replica;
@@ -360,7 +360,7 @@ const main = async () => {
   smtp = await startSmtp();
 
   const usersPort = await freePort();
-  await startService('subgraphs/users/src/main.ts', usersPort, {
+  await startService('system/start-subgraph.ts users', usersPort, {
     DATABASE_URL: databaseUrl,
     DATA_DIR: await tempDir('users'),
     USERS_PORT: String(usersPort),

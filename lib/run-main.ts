@@ -10,12 +10,13 @@ import type { RunningService } from './service';
  */
 export const runMain = async <T extends CommonKeys>(
   name: string,
-  spec: ConfigSpec<T>,
+  /** A function: called first, inside the config check (the spec itself is read from a file). */
+  spec: ConfigSpec<T> | (() => ConfigSpec<T>),
   start: (config: ConfigOf<ConfigSpec<T>>, logger: Logger, fatal: (error: Error) => void) => Promise<RunningService[]>,
 ): Promise<void> => {
   let config: ConfigOf<ConfigSpec<T>>;
   try {
-    config = loadConfig(spec, process.env);
+    config = loadConfig(typeof spec === 'function' ? spec() : spec, process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${name}: ${error.message}\n`);

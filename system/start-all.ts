@@ -1,5 +1,7 @@
 import { runMain } from '../lib/run-main';
-import { startAll, systemConfig } from './system';
+import { listSystem, startAll, type ListedSystem } from './system';
 
-// The whole system in one process, embedded defaults: what `npm start` runs.
-void runMain('sign-up system', systemConfig, startAll);
+// The whole system in one process, embedded defaults: what `npm start` runs. The list is read
+// inside runMain, so that a broken supergraph.yaml is reported as any config problem is.
+let system: ListedSystem | undefined;
+void runMain('sign-up system', () => (system = listSystem()).config, (config, logger, fatal) => startAll(config, logger, fatal, system));

@@ -1,23 +1,45 @@
-// The composition root of `npm start`: it stands above the services; lib/ knows none of them.
+// The composition root of `npm start`: it stands above the services; lib/ knows none of them,
+// and this file knows the subgraphs only through the subgraph list (supergraph.yaml).
 import { randomBytes } from 'node:crypto';
 import { DEV_AUDIENCE, startDevIssuer } from '../gateway/src/auth/dev-issuer';
 import { gatewayConfig } from '../gateway/src/config';
 import { startGateway } from '../gateway/src/service';
-import { notificationsConfig } from '../subgraphs/notifications/src/config';
-import { startNotificationsService } from '../subgraphs/notifications/src/service';
-import { usersConfig } from '../subgraphs/users/src/config';
-import { startUsersService } from '../subgraphs/users/src/service';
-import { defineConfig, mergeConfigs, port, type ConfigOf } from '../lib/config';
+import { defineConfig, mergeConfigs, port, subgraphConfig, type ConfigOf, type ConfigSpec } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { RunningService } from '../lib/service';
+import { readSubgraphList, subgraphUrlsConfig, subgraphUrlsOf, type SubgraphList } from '../lib/subgraph-list';
+import { listedSubgraph, type ListedSubgraph } from './subgraph-services';
 
-/** Every key of the three services, and where the development token issuer listens. */
-export const systemConfig = mergeConfigs(
-  mergeConfigs(gatewayConfig, mergeConfigs(usersConfig, notificationsConfig)),
+/** The keys every run of the system reads whatever its subgraphs: the gateway's, a subgraph's, and where the development token issuer listens. */
+const baseSystemConfig = mergeConfigs(
+  mergeConfigs(gatewayConfig, subgraphConfig),
   defineConfig({ keys: () => ({ DEV_ISSUER_PORT: port(4003) }) }),
 );
 
-export type SystemConfig = ConfigOf<typeof systemConfig>;
+/** What `startAll` reads by name; each subgraph's own keys and its `<NAME>_PORT` / `<NAME>_URL` are there too, read through the list. */
+export type SystemConfig = ConfigOf<typeof baseSystemConfig>;
+
+export interface ListedSystem {
+  readonly list: SubgraphList;
+  /** In the list's order. */
+  readonly subgraphs: readonly ListedSubgraph[];
+  /** Every key of every service. */
+  readonly config: ConfigSpec<ReturnType<typeof baseSystemConfig.keys>>;
+}
+
+/** The system supergraph.yaml lists: each subgraph's service from its folder, and every key they read. */
+export const listSystem = (file?: string): ListedSystem => {
+  const list = readSubgraphList(file);
+  const subgraphs = list.subgraphs.map(listedSubgraph);
+  const config = subgraphs.reduce(
+    (spec, subgraph) => mergeConfigs(spec, subgraph.config),
+    mergeConfigs(baseSystemConfig, subgraphUrlsConfig(list.subgraphs)),
+  );
+  return { list, subgraphs, config };
+};
+
+/** Every key of every listed service, as `npm start` reads them. */
+export const systemConfig = (file?: string) => listSystem(file).config;
 
 /**
  * Outside production with no issuer configured: a local token issuer, so that
@@ -38,20 +60,35 @@ const withDevelopmentAuth = async (config: SystemConfig, logger: Logger): Promis
   };
 };
 
-/** The three services in this process, subgraphs first; the gateway calls them where they listen unless told otherwise. */
-export const startAll = async (given: SystemConfig, logger: Logger, fatal?: (error: Error) => void): Promise<RunningService[]> => {
+/**
+ * Every listed service in this process, subgraphs first in the list's order; the gateway calls each
+ * at its `<NAME>_URL`, or where it listens.
+ */
+export const startAll = async (
+  given: SystemConfig,
+  logger: Logger,
+  fatal?: (error: Error) => void,
+  system: ListedSystem = listSystem(),
+): Promise<RunningService[]> => {
   if (given.OTEL_SERVICE_NAME) {
-    logger.warn('OTEL_SERVICE_NAME names the service of a process that runs one; npm start runs three, and their spans keep their own names');
+    logger.warn('OTEL_SERVICE_NAME names the service of a process that runs one; npm start runs several, and their spans keep their own names');
     given = { ...given, OTEL_SERVICE_NAME: undefined };
   }
   const { config, issuer } = await withDevelopmentAuth(given, logger);
-  const users = await startUsersService(config, logger, fatal);
-  const notifications = await startNotificationsService(config, logger, fatal);
+  const subgraphs: RunningService[] = [];
+  const stopStarted = async () => {
+    for (const running of subgraphs.reverse()) await running.stop();
+  };
+  try {
+    for (const subgraph of system.subgraphs) subgraphs.push(await subgraph.start(config, logger, fatal));
+  } catch (error) {
+    await stopStarted();
+    await issuer?.stop();
+    throw error;
+  }
   // A port of 0 is only known now.
-  const gateway = await startGateway(
-    { ...config, USERS_URL: config.USERS_URL ?? users.url, NOTIFICATIONS_URL: config.NOTIFICATIONS_URL ?? notifications.url },
-    logger,
-  );
+  const listening = Object.fromEntries(system.subgraphs.map((subgraph, i) => [subgraph.entry.name, subgraphs[i]!.url]));
+  const gateway = await startGateway(config, logger, { ...listening, ...subgraphUrlsOf(system.list.subgraphs, config) });
   // Production serves no IDE: there is no Sandbox or GraphiQL to point at.
   if (config.NODE_ENV === 'production') logger.info(`GraphQL endpoint: ${gateway.url}`);
   else {
@@ -59,5 +96,5 @@ export const startAll = async (given: SystemConfig, logger: Logger, fatal?: (err
     logger.info(`GraphiQL, offline: ${new URL('graphiql/', gateway.url).href}`);
   }
   if (issuer) logger.info('Signed-in requests: `npm run token -- --sub <user id> [--scope users:read]` prints a token for the Authorization header');
-  return [...(issuer ? [issuer] : []), users, notifications, gateway];
+  return [...(issuer ? [issuer] : []), ...subgraphs, gateway];
 };

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { composeServices } from '@apollo/composition';
 import { GraphQLError, Source, getLocation, parse, type DocumentNode, type SourceLocation } from 'graphql';
-import { parseDocument } from 'yaml';
-import { z } from 'zod';
+import { ConfigError } from '../../lib/config';
+import { readSubgraphList } from '../../lib/subgraph-list';
 
 export interface SubgraphConfig {
   name: string;
@@ -19,70 +19,24 @@ export interface SupergraphConfig {
   subgraphs: SubgraphConfig[];
 }
 
-/** The shape of a Rover supergraph.yaml; schema files are read relative to `baseDir`. */
-function supergraphYamlSchema(baseDir: string) {
-  const schemaFile = z
-    .string()
-    .min(1)
-    .transform((file, ctx) => {
-      const absolute = path.resolve(baseDir, file);
-      try {
-        return { schemaFile: absolute, typeDefs: readFileSync(absolute, 'utf8') };
-      } catch (error) {
-        const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
-        ctx.issues.push({ code: 'custom', input: file, message: `cannot read ${file} (${absolute}): ${reason}` });
-        return z.NEVER;
-      }
-    });
-
-  return z.object({
-    federation_version: z
-      .string()
-      .regex(/^=?\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?$/, 'expected a version like "=2.14.3"'),
-    subgraphs: z
-      .record(
-        z.string(),
-        z.object({
-          routing_url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
-          schema: z.object({ file: schemaFile }),
-        }),
-      )
-      .refine((subgraphs) => Object.keys(subgraphs).length > 0, 'expected at least one subgraph'),
-  });
-}
-
-/** Reads and validates a Rover-format supergraph.yaml, loading each subgraph's schema file. */
+/**
+ * Reads supergraph.yaml through the subgraph list every service reads, then
+ * each subgraph's schema file; any problem throws a `ConfigError` naming the file and field.
+ */
 export function loadSupergraphConfig(file: string): SupergraphConfig {
-  const fail: (problems: string[]) => never = (problems) => {
-    throw new Error(`Invalid supergraph config ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  };
-
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    return fail([`cannot read the file: ${(error as Error).message}`]);
-  }
-
-  const document = parseDocument(text);
-  // Pretty YAML errors end their first line with the position, then show a snippet.
-  if (document.errors.length > 0) {
-    fail(document.errors.map((e) => `YAML: ${e.message.split('\n')[0]?.replace(/:$/, '')}`));
-  }
-
-  const result = supergraphYamlSchema(path.dirname(file)).safeParse(document.toJS());
-  if (!result.success) {
-    fail(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
-  }
-
-  return {
-    federationVersion: result.data.federation_version,
-    subgraphs: Object.entries(result.data.subgraphs).map(([name, subgraph]) => ({
-      name,
-      routingUrl: subgraph.routing_url,
-      ...subgraph.schema.file,
-    })),
-  };
+  const list = readSubgraphList(file);
+  const problems: string[] = [];
+  const subgraphs = list.subgraphs.flatMap(({ name, routingUrl, schemaFile }) => {
+    try {
+      return [{ name, routingUrl, schemaFile, typeDefs: readFileSync(schemaFile, 'utf8') }];
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
+      problems.push(`subgraphs.${name}.schema.file: cannot read ./${path.relative(path.dirname(file), schemaFile)} (${schemaFile}): ${reason}`);
+      return [];
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(`Invalid subgraph list ${file}: ${problems.join('; ')}`);
+  return { federationVersion: list.federationVersion, subgraphs };
 }
 
 /** Composes the subgraphs into a supergraph SDL, throwing an Error that lists every composition error. */

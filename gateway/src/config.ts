@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { commonConfig, defineConfig, mergeConfigs, optionalUrl, path, port, positive, type ConfigOf } from '../../lib/config';
 import { PROJECT_ROOT } from '../../lib/paths';
+import { subgraphUrlsConfig, type SubgraphList } from '../../lib/subgraph-list';
 
 /** `https://app.example.com,http://localhost:5173`: exact origins (scheme, host, port), or `*` for any. */
 const origins = z
@@ -55,6 +56,7 @@ const SIGNUP_RATE_DEFAULTS = {
   other: { perIp: 1000, global: 100_000 },
 } as const;
 
+/** The gateway's keys but the subgraphs' URLs, which come from the subgraph list (`gatewayConfigFor`). */
 export const gatewayConfig = mergeConfigs(
   commonConfig,
   defineConfig({
@@ -62,8 +64,6 @@ export const gatewayConfig = mergeConfigs(
       /** Unset: see `gatewayHost`. */
       GATEWAY_HOST: z.string().min(1).optional(),
       GATEWAY_PORT: port(4000),
-      USERS_URL: optionalUrl,
-      NOTIFICATIONS_URL: optionalUrl,
       SUPERGRAPH_PATH: path(join(PROJECT_ROOT, 'gateway', 'supergraph.graphql')),
       SUBGRAPH_TIMEOUT_MS: positive(10_000),
       /** `on`: identical subgraph queries in flight at the same time share one call (mutations never). */
@@ -109,6 +109,9 @@ export const gatewayConfig = mergeConfigs(
 );
 
 export type GatewayConfig = ConfigOf<typeof gatewayConfig>;
+
+/** Every key of the gateway: its own, and each listed subgraph's `<NAME>_URL`. */
+export const gatewayConfigFor = (list: SubgraphList) => mergeConfigs(gatewayConfig, subgraphUrlsConfig(list.subgraphs));
 
 /**
  * Where the public endpoint listens: `GATEWAY_HOST`; unset, every interface, except with `TRUST_PROXY`

@@ -43,8 +43,11 @@ const sharedCounters = async (
   }
 };
 
-/** Serves the public endpoint from the supergraph file, following changes to it. */
-export const startGateway = async (config: GatewayConfig, logger: Logger): Promise<RunningService> => {
+/**
+ * Serves the public endpoint from the supergraph file, following changes to it. `subgraphUrls`, by
+ * subgraph name, override the routing URLs the supergraph holds.
+ */
+export const startGateway = async (config: GatewayConfig, logger: Logger, subgraphUrls: Readonly<Record<string, string>> = {}): Promise<RunningService> => {
   const metrics = createGatewayMetrics();
   // Global: @apollo/gateway's own spans (request, plan, execute, fetch) go through the OpenTelemetry API's provider.
   const tracing = await startTracing(config, 'gateway', logger, { global: true });
@@ -65,7 +68,7 @@ export const startGateway = async (config: GatewayConfig, logger: Logger): Promi
       logger,
       onReload: (result) => metrics.supergraphReloads.inc({ result }),
     }),
-    subgraphUrls: { users: config.USERS_URL, notifications: config.NOTIFICATIONS_URL },
+    subgraphUrls,
     production: config.NODE_ENV === 'production',
     secret: config.SUBGRAPH_SECRET,
     rejectUnauthorized: config.AUTH_REJECT_UNAUTHORIZED,

@@ -1,5 +1,6 @@
 export { listenService, type ListenOptions, type RunningService } from './listen';
 export { startSubgraph, type SubgraphDefinition, type SubgraphParts } from './subgraph';
+export { defineSubgraphService, type SubgraphKeys, type SubgraphService, type SubgraphStartOptions } from './subgraph-service';
 export { createSubgraphServer, type SubgraphServerOptions } from './subgraph-server';
 export { IDENTITY_HEADER, identitySigner } from './identity';
 export { RequestRefused } from './answers';

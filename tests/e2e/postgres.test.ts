@@ -21,7 +21,7 @@ describeWithPostgres('the system on PostgreSQL (DATABASE_URL set)', () => {
   const fixture = useSystem({ env: async () => ({ DATABASE_URL: await cluster.createDatabase('system') }) });
   beforeAll(async () => {
     // A second users replica on the same database, reached directly rather than through the gateway.
-    replica = await startUsersService({ ...fixture.system.config, USERS_PORT: 0 }, silentLogger());
+    replica = await startUsersService(fixture.system.config, { port: 0, logger: silentLogger() });
   });
   // After the fixture's own afterAll (hooks run in the order they are declared): the database goes last.
   afterAll(async () => {

@@ -87,13 +87,13 @@ describe('the system as its npm scripts run it', () => {
     expect(await failure(['--sub', 'u1'])).toMatchObject({ code: 1, stderr: expect.stringContaining(`No development issuer under ${join(dataDir, 'dev-issuer')}: start the system once with \`npm start\``) });
   });
 
-  it('start:users, start:notifications and start:gateway: three processes sharing the users log, each stopped by SIGINT to its npm process alone', async () => {
+  it('start:subgraph for each subgraph of the list, and start:gateway: processes sharing the users log, each stopped by SIGINT to its npm process alone', async () => {
     const ports = await portsEnv();
     const issuer = await startTokenIssuer(dataDir);
     issuers.push(issuer);
     const env = { DATA_DIR: dataDir, ...ports, ...subgraphUrlsEnv(ports), ...issuer.env };
-    const users = spawnScript('start:users', env);
-    const notifications = spawnScript('start:notifications', env);
+    const users = spawnScript('start:subgraph -- users', env);
+    const notifications = spawnScript('start:subgraph -- notifications', env);
     const gateway = spawnScript('start:gateway', env);
     processes.push(users, notifications, gateway);
     await Promise.all([users, notifications, gateway].map((service) => service.waitFor(/listening/)));
@@ -110,8 +110,8 @@ describe('the system as its npm scripts run it', () => {
 
     const scripts = [
       [gateway, 'gateway', ports.GATEWAY_PORT],
-      [notifications, 'notifications', ports.NOTIFICATIONS_PORT],
-      [users, 'users', ports.USERS_PORT],
+      [notifications, 'notifications', ports.NOTIFICATIONS_PORT!],
+      [users, 'users', ports.USERS_PORT!],
     ] as const;
     for (const [service, name, port] of scripts) {
       expect(await service.stop('SIGINT')).toBe(0);

@@ -97,11 +97,11 @@ describeWithPostgres('replicas of every service on one PostgreSQL', () => {
     return service.waitFor(ready, 60_000).then(() => service);
   };
   const startUsers = async (i: number) => {
-    users[i] = await spawn('subgraphs/users/src/main.ts', { DATABASE_URL: databaseUrl, USERS_PORT: String(ports.users[i]) }, /users listening/);
+    users[i] = await spawn('system/start-subgraph.ts users', { DATABASE_URL: databaseUrl, USERS_PORT: String(ports.users[i]) }, /users listening/);
   };
   const startNotifications = async (i: number) => {
     notifications[i] = await spawn(
-      'subgraphs/notifications/src/main.ts',
+      'system/start-subgraph.ts notifications',
       {
         DATABASE_URL: databaseUrl,
         NOTIFICATIONS_PORT: String(ports.notifications[i]),

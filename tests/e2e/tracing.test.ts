@@ -42,8 +42,8 @@ describe('one trace per sign-up, across the three services and the log', () => {
       return service.waitFor(ready, 60_000);
     };
     await Promise.all([
-      spawn('subgraphs/users/src/main.ts', { USERS_PORT: String(usersPort) }, /users listening/),
-      spawn('subgraphs/notifications/src/main.ts', { NOTIFICATIONS_PORT: String(notificationsPort), SMTP_URL: smtp.url }, /notifications listening/),
+      spawn('system/start-subgraph.ts users', { USERS_PORT: String(usersPort) }, /users listening/),
+      spawn('system/start-subgraph.ts notifications', { NOTIFICATIONS_PORT: String(notificationsPort), SMTP_URL: smtp.url }, /notifications listening/),
     ]);
     await spawn(
       'gateway/src/main.ts',

@@ -55,7 +55,7 @@ describe('crashes and power cuts', () => {
     const url = `http://127.0.0.1:${port}/graphql`;
     const acknowledged = new Map<string, string>();
     for (let round = 1; round <= 3; round++) {
-      const users = spawn('subgraphs/users/src/main.ts', { USERS_PORT: port });
+      const users = spawn('system/start-subgraph.ts users', { USERS_PORT: port });
       await users.waitFor(/users listening/);
       let dead = false;
       // Killed at a random moment once this round has 40 acknowledged sign-ups: a fixed time
@@ -83,7 +83,7 @@ describe('crashes and power cuts', () => {
     }
     expect(acknowledged.size).toBeGreaterThan(100);
 
-    const restarted = spawn('subgraphs/users/src/main.ts', { USERS_PORT: port });
+    const restarted = spawn('system/start-subgraph.ts users', { USERS_PORT: port });
     await restarted.waitFor(/users listening/);
     const { users, totalCount } = await allUsers(url);
     expect(users).toHaveLength(totalCount);
@@ -97,7 +97,7 @@ describe('crashes and power cuts', () => {
   it('exits when its log can no longer be written (a full disk), and a restart keeps every acknowledged sign-up', async () => {
     const port = String(await freePort());
     const url = `http://127.0.0.1:${port}/graphql`;
-    const full = spawnService('subgraphs/users/src/main.ts', { DATA_DIR: dataDir, SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET, USERS_PORT: port }, { fileSizeLimitKb: 16 });
+    const full = spawnService('system/start-subgraph.ts users', { DATA_DIR: dataDir, SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET, USERS_PORT: port }, { fileSizeLimitKb: 16 });
     processes.push(full);
     await full.waitFor(/users listening/);
     const acknowledged: string[] = [];
@@ -111,7 +111,7 @@ describe('crashes and power cuts', () => {
     expect(full.output()).toMatch(/EFBIG/);
     expect(acknowledged.length).toBeGreaterThan(5);
 
-    const restarted = spawn('subgraphs/users/src/main.ts', { USERS_PORT: port });
+    const restarted = spawn('system/start-subgraph.ts users', { USERS_PORT: port });
     await restarted.waitFor(/users listening/);
     const { users } = await allUsers(url);
     // The one sign-up in flight when the disk filled was never acknowledged: it may or may not be there.
@@ -120,9 +120,9 @@ describe('crashes and power cuts', () => {
   });
 
   it('refuses a second writer on the same DATA_DIR at once, naming the lock and its holder', async () => {
-    const first = spawn('subgraphs/users/src/main.ts', { USERS_PORT: String(await freePort()) });
+    const first = spawn('system/start-subgraph.ts users', { USERS_PORT: String(await freePort()) });
     await first.waitFor(/users listening/);
-    const second = spawn('subgraphs/users/src/main.ts', { USERS_PORT: String(await freePort()) });
+    const second = spawn('system/start-subgraph.ts users', { USERS_PORT: String(await freePort()) });
     expect(await second.exited()).toBe(1);
     expect(second.output()).toContain(`${join(dataDir, 'users', 'LOCK')} is held by process ${first.child.pid}`);
     expect(first.child.exitCode).toBeNull();
@@ -134,7 +134,7 @@ describe('crashes and power cuts', () => {
     const emails: string[] = [];
     for (let round = 0; round < 10; round++) {
       // Started right after the previous writer was killed, while that one is still a zombie.
-      const writer = spawnService('subgraphs/users/src/main.ts', { DATA_DIR: dataDir, SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET, USERS_PORT: port }, { unreapedChild: true });
+      const writer = spawnService('system/start-subgraph.ts users', { DATA_DIR: dataDir, SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET, USERS_PORT: port }, { unreapedChild: true });
       processes.push(writer);
       const [, pid] = await writer.waitFor(/service pid (\d+)/);
       await writer.waitFor(/users listening/);
@@ -143,7 +143,7 @@ describe('crashes and power cuts', () => {
       process.kill(Number(pid), 'SIGKILL');
       await eventually(async () => processState(Number(pid)), (state) => state === 'Z');
     }
-    const last = spawn('subgraphs/users/src/main.ts', { USERS_PORT: port });
+    const last = spawn('system/start-subgraph.ts users', { USERS_PORT: port });
     await last.waitFor(/users listening/);
     expect((await allUsers(url)).users.map((user) => user.email)).toEqual(emails);
   }, 120_000);
@@ -151,7 +151,7 @@ describe('crashes and power cuts', () => {
   it('cuts off a torn last record at start with a warning naming the file and offset, and keeps every complete record', async () => {
     const port = String(await freePort());
     const url = `http://127.0.0.1:${port}/graphql`;
-    const users = spawn('subgraphs/users/src/main.ts', { USERS_PORT: port });
+    const users = spawn('system/start-subgraph.ts users', { USERS_PORT: port });
     await users.waitFor(/users listening/);
     for (let i = 1; i <= 5; i++) await gql(url, ADD_USER, { input: { name: `User ${i}`, email: `torn${i}@example.com` } }, operatorHeaders());
     expect(await users.stop('SIGTERM')).toBe(0);
@@ -162,7 +162,7 @@ describe('crashes and power cuts', () => {
     const lastLineStart = text.lastIndexOf('\n', text.length - 2) + 1;
     await truncate(segment, lastLineStart + 40);
 
-    const restarted = spawn('subgraphs/users/src/main.ts', { USERS_PORT: port });
+    const restarted = spawn('system/start-subgraph.ts users', { USERS_PORT: port });
     await restarted.waitFor(/users listening/);
     expect(restarted.output()).toContain(`cut off a torn last record at byte ${lastLineStart} of ${segment}`);
     const { users: left } = await allUsers(url);

@@ -172,7 +172,7 @@ describeWithPostgres('fenced delivery claims, with replicas as processes on Post
 
   const startUsers = async (databaseUrl: string) => {
     const port = await freePort();
-    await spawn('subgraphs/users/src/main.ts', { DATABASE_URL: databaseUrl, USERS_PORT: String(port) }, /users listening/);
+    await spawn('system/start-subgraph.ts users', { DATABASE_URL: databaseUrl, USERS_PORT: String(port) }, /users listening/);
     return `http://127.0.0.1:${port}/graphql`;
   };
 
@@ -180,7 +180,7 @@ describeWithPostgres('fenced delivery claims, with replicas as processes on Post
   const startNotifications = async (databaseUrl: string, env: Record<string, string>) => {
     const port = await freePort();
     const service = await spawn(
-      'subgraphs/notifications/src/main.ts',
+      'system/start-subgraph.ts notifications',
       { NODE_ENV: 'test', DATABASE_URL: databaseUrl, NOTIFICATIONS_PORT: String(port), ...env },
       /notifications listening/,
     );

@@ -33,7 +33,7 @@ describe('the users log and the notifications service that reads it', () => {
 
   const startUsers = async () => {
     const port = await freePort();
-    const users = spawnService('subgraphs/users/src/main.ts', { DATA_DIR: dataDir, USERS_PORT: String(port), SNAPSHOT_EVERY_RECORDS: '10' });
+    const users = spawnService('system/start-subgraph.ts users', { DATA_DIR: dataDir, USERS_PORT: String(port), SNAPSHOT_EVERY_RECORDS: '10' });
     processes.push(users);
     await users.waitFor(/listening/);
     return { users, url: `http://127.0.0.1:${port}/graphql` };
@@ -41,7 +41,7 @@ describe('the users log and the notifications service that reads it', () => {
 
   const startNotifications = async () => {
     const port = await freePort();
-    const notifications = spawnService('subgraphs/notifications/src/main.ts', { DATA_DIR: dataDir, NOTIFICATIONS_PORT: String(port), SMTP_URL: smtp.url, SNAPSHOT_EVERY_RECORDS: '10' });
+    const notifications = spawnService('system/start-subgraph.ts notifications', { DATA_DIR: dataDir, NOTIFICATIONS_PORT: String(port), SMTP_URL: smtp.url, SNAPSHOT_EVERY_RECORDS: '10' });
     processes.push(notifications);
     await notifications.waitFor(/listening/);
     return { notifications, ready: () => fetch(`http://127.0.0.1:${port}/health/ready`).then((response) => response.status) };

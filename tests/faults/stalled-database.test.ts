@@ -39,7 +39,7 @@ describeWithPostgres('a sign-up that commits while the database answers nobody',
     await fixture.system.stop('users');
     const proxied = new URL(databaseUrl);
     proxied.port = String(proxy.port);
-    users = await startUsersService({ ...fixture.system.config, DATABASE_URL: proxied.toString() }, silentLogger());
+    users = await startUsersService({ ...fixture.system.config, DATABASE_URL: proxied.toString() }, { port: fixture.system.ports.users!, logger: silentLogger() });
   });
   afterAll(async () => {
     await users?.stop();

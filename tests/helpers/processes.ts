@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { readSubgraphList, type SubgraphList } from '../../lib/subgraph-list';
 import { ROOT } from './paths';
 
 
@@ -23,20 +24,26 @@ export const isPortFree = (port: number) =>
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 
-/** Free ports for the three services, as a user who cannot have the defaults would set them. */
-export const portsEnv = async () => ({
-  GATEWAY_PORT: String(await freePort()),
-  USERS_PORT: String(await freePort()),
-  NOTIFICATIONS_PORT: String(await freePort()),
-  // `npm start`'s development token issuer: wherever the kernel puts it (the token helpers read where).
-  DEV_ISSUER_PORT: '0',
-});
+export interface PortsEnv extends Readonly<Record<string, string>> {
+  readonly GATEWAY_PORT: string;
+  readonly DEV_ISSUER_PORT: string;
+}
 
-/** What a gateway in a process of its own must be told: where the subgraphs listen. */
-export const subgraphUrlsEnv = (ports: { USERS_PORT: string; NOTIFICATIONS_PORT: string }) => ({
-  USERS_URL: `http://127.0.0.1:${ports.USERS_PORT}/graphql`,
-  NOTIFICATIONS_URL: `http://127.0.0.1:${ports.NOTIFICATIONS_PORT}/graphql`,
-});
+/** Free ports for the gateway and each subgraph of the list (its `<NAME>_PORT`), as a user who cannot have the defaults would set them. */
+export const portsEnv = async (list: SubgraphList = readSubgraphList()): Promise<PortsEnv> => {
+  const subgraphs: Record<string, string> = {};
+  for (const { portKey } of list.subgraphs) subgraphs[portKey] = String(await freePort());
+  return {
+    GATEWAY_PORT: String(await freePort()),
+    ...subgraphs,
+    // `npm start`'s development token issuer: wherever the kernel puts it (the token helpers read where).
+    DEV_ISSUER_PORT: '0',
+  };
+};
+
+/** What a gateway in a process of its own must be told: where each subgraph of the list listens (its `<NAME>_URL`). */
+export const subgraphUrlsEnv = (ports: PortsEnv, list: SubgraphList = readSubgraphList()): Record<string, string> =>
+  Object.fromEntries(list.subgraphs.map(({ urlKey, portKey }) => [urlKey, `http://127.0.0.1:${ports[portKey]}/graphql`]));
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
@@ -62,24 +69,31 @@ export interface SpawnOptions {
   readonly unreapedChild?: boolean;
 }
 
-/** Runs a TypeScript entry point of this project as its own process, as the npm scripts do. */
+/**
+ * Runs a TypeScript entry point of this project as its own process, as the npm scripts do:
+ * `entry` is its path and its arguments, as `system/start-subgraph.ts users`.
+ */
 export const spawnService = (
   entry: string,
   env: Record<string, string>,
   { fileSizeLimitKb, unreapedChild }: SpawnOptions = {},
 ): ServiceProcess => {
-  const command = [process.execPath, '--import', 'tsx', join(ROOT, entry)];
-  const [file, ...args] = fileSizeLimitKb
+  const [file = '', ...args] = entry.split(' ');
+  const command = [process.execPath, '--import', 'tsx', join(ROOT, file), ...args];
+  const [program, ...programArgs] = fileSizeLimitKb
     ? ['bash', '-c', `ulimit -f ${fileSizeLimitKb} && exec "$@"`, 'bash', ...command]
     : unreapedChild
       ? ['bash', '-c', '"$@" & echo "service pid $!"; exec sleep 300', 'bash', ...command]
       : command;
-  return watchProcess(entry, spawn(file!, args, { cwd: ROOT, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+  return watchProcess(entry, spawn(program!, programArgs, { cwd: ROOT, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
 };
 
-/** Runs `npm run <script>` as a user does: `child` is the npm process itself. */
-export const spawnScript = (script: string, env: Record<string, string>): ServiceProcess =>
-  watchProcess(`npm run ${script}`, spawn('npm', ['run', '--silent', script], { cwd: ROOT, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+/**
+ * Runs `npm run <script>` as a user does (`script` may carry arguments: `start:subgraph -- users`), in
+ * this project or a copy of it at `cwd`: `child` is the npm process itself.
+ */
+export const spawnScript = (script: string, env: Record<string, string>, cwd: string = ROOT): ServiceProcess =>
+  watchProcess(`npm run ${script}`, spawn('npm', ['run', '--silent', ...script.split(' ')], { cwd, env: serviceEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
 
 const serviceEnv = (env: Record<string, string>) => ({ ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'info', ...env });
 

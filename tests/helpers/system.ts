@@ -4,10 +4,13 @@ import { makeTempDir, removeTempDir } from './temp-dir';
 import { DEV_AUDIENCE, mintDevToken, startDevIssuer } from '../../gateway/src/auth/dev-issuer';
 import { startGateway } from '../../gateway/src/service';
 import { loadConfig } from '../../lib/config';
-import { systemConfig, type SystemConfig } from '../../system/system';
+import { listSystem, type SystemConfig } from '../../system/system';
 import { IDENTITY_HEADER, SUBGRAPH_SECRET_HEADER, identitySigner, type RunningService } from '../../lib/service';
-import { startNotificationsService } from '../../subgraphs/notifications/src/service';
-import { startUsersService } from '../../subgraphs/users/src/service';
+import type { NotificationsConfig } from '../../subgraphs/notifications/src/config';
+import type { UsersConfig } from '../../subgraphs/users/src/config';
+
+/** The config of a system of the subgraphs supergraph.yaml lists, typed with the keys of the two these tests know. */
+export type TestSystemConfig = SystemConfig & UsersConfig & NotificationsConfig;
 
 export interface TestSystem {
   readonly dataDir: string;
@@ -15,15 +18,17 @@ export interface TestSystem {
   /** The subgraphs' GraphQL URLs, for requests that bypass the gateway. */
   readonly usersUrl: string;
   readonly notificationsUrl: string;
-  /** The configuration every service was started with. */
-  readonly config: SystemConfig;
+  /** Where each subgraph listens, by name: it comes back there after `stop` and `start`. */
+  readonly ports: Readonly<Record<string, number>>;
+  /** The configuration every service was started with, each subgraph's `<NAME>_PORT` and `<NAME>_URL` pinned to where it listens. */
+  readonly config: TestSystemConfig;
   /** A token for `subject` from the system's token issuer, with these scopes. */
   token(subject: string, scopes?: readonly string[]): Promise<string>;
   /** A token of an operator who may read every user and resend anyone's email (`users:read notifications:write`). */
   readonly operatorToken: string;
-  /** Stops one subgraph; `start` brings it back on the same port. */
-  stop(service: 'users' | 'notifications'): Promise<void>;
-  start(service: 'users' | 'notifications'): Promise<void>;
+  /** Stops one subgraph of the list; `start` brings it back on the same port. */
+  stop(subgraph: string): Promise<void>;
+  start(subgraph: string): Promise<void>;
   /** Stops everything; the data directory stays for a restart. */
   close(): Promise<void>;
 }
@@ -71,61 +76,61 @@ export const startTokenIssuer = async (dataDir: string): Promise<TokenIssuer> =>
 };
 
 /**
- * All three services in this process over real HTTP on free ports, as `npm
- * start` runs them, with the development token issuer on a free port too
- * (unless `env` names an issuer).
+ * Every service supergraph.yaml lists, and the gateway, in this process over
+ * real HTTP on free ports, as `npm start` runs them, with the development
+ * token issuer on a free port too (unless `env` names an issuer).
  */
 export const startSystem = async ({ dataDir, smtpUrl, env = {}, logger = pino({ level: 'silent' }) }: SystemOptions): Promise<TestSystem> => {
+  const system = listSystem();
   const issuer = env.AUTH_ISSUER || env.AUTH_JWKS_URL ? undefined : await startDevIssuer({ dataDir, port: 0, logger });
-  let config: SystemConfig = loadConfig(systemConfig, {
+  let config = loadConfig(system.config, {
     NODE_ENV: 'test',
     DATA_DIR: dataDir,
-    USERS_PORT: '0',
-    NOTIFICATIONS_PORT: '0',
+    ...Object.fromEntries(system.list.subgraphs.map((entry) => [entry.portKey, '0'])),
     GATEWAY_PORT: '0',
     SUBGRAPH_SECRET: TEST_SUBGRAPH_SECRET,
     ...(issuer ? { AUTH_ISSUER: issuer.url, AUTH_AUDIENCE: DEV_AUDIENCE } : {}),
     ...FAST_RETRY,
     ...(smtpUrl ? { SMTP_URL: smtpUrl } : {}),
     ...env,
-  });
+  }) as TestSystemConfig;
   const token = (subject: string, scopes: readonly string[] = []) => mintDevToken({ dataDir, subject, scopes, expiresInS: 3600 });
   const operatorToken = issuer ? await operatorTokenFor(dataDir) : '';
-  const starters = {
-    users: () => startUsersService(config, logger),
-    notifications: () => startNotificationsService(config, logger),
+  const subgraphNamed = (name: string) => {
+    const subgraph = system.subgraphs.find(({ entry }) => entry.name === name);
+    if (!subgraph) throw new Error(`startSystem: supergraph.yaml lists no subgraph "${name}"`);
+    return subgraph;
   };
-  const running: Partial<Record<'users' | 'notifications', RunningService>> = {};
-  running.users = await starters.users();
-  running.notifications = await starters.notifications();
+  const running = new Map<string, RunningService>();
+  for (const subgraph of system.subgraphs) running.set(subgraph.entry.name, await subgraph.start(config, logger));
+  const urls = Object.fromEntries([...running].map(([name, service]) => [name, service.url]));
+  const ports = Object.fromEntries([...running].map(([name, service]) => [name, service.port]));
   // Pin the ports, so a stopped subgraph comes back where the gateway looks for it.
   config = Object.freeze({
     ...config,
-    USERS_PORT: running.users.port,
-    NOTIFICATIONS_PORT: running.notifications.port,
-    USERS_URL: running.users.url,
-    NOTIFICATIONS_URL: running.notifications.url,
+    ...Object.fromEntries(system.subgraphs.flatMap(({ entry }) => [[entry.portKey, ports[entry.name]], [entry.urlKey, urls[entry.name]]])),
   });
-  const gateway = await startGateway(config, logger);
-  const stop = async (service: 'users' | 'notifications') => {
-    await running[service]?.stop();
-    delete running[service];
+  const gateway = await startGateway(config, logger, urls);
+  const stop = async (name: string) => {
+    await running.get(name)?.stop();
+    running.delete(name);
   };
   return {
     dataDir,
     token,
     operatorToken,
     gatewayUrl: gateway.url,
-    usersUrl: config.USERS_URL!,
-    notificationsUrl: config.NOTIFICATIONS_URL!,
+    usersUrl: urls.users!,
+    notificationsUrl: urls.notifications!,
+    ports,
     config,
     stop,
-    async start(service) {
-      running[service] ??= await starters[service]();
+    async start(name) {
+      if (!running.has(name)) running.set(name, await subgraphNamed(name).start(config, logger));
     },
     async close() {
       await gateway.stop();
-      for (const service of ['notifications', 'users'] as const) await stop(service);
+      for (const { entry } of [...system.subgraphs].reverse()) await stop(entry.name);
       await issuer?.stop();
     },
   };
@@ -135,7 +140,7 @@ export interface SystemFixture {
   readonly system: TestSystem;
   readonly smtp: TestSmtpServer;
   readonly dataDir: string;
-  /** Stops all three services and starts them again on the same data directory and SMTP server. */
+  /** Stops every service and starts them again on the same data directory and SMTP server. */
   restart(): Promise<void>;
 }
 
@@ -148,7 +153,7 @@ export interface FixtureOptions {
 }
 
 /**
- * A real SMTP server, a temp data directory and the three services, started
+ * A real SMTP server, a temp data directory and every service, started
  * before the suite (or each test) and removed after it.
  */
 export const useSystem = ({ env = {}, logger, per = 'suite' }: FixtureOptions = {}): SystemFixture => {

@@ -97,7 +97,7 @@ describeWithPostgres('PostgreSQL log backend when the database goes away', () =>
   it('exits with 1 at start when DATABASE_URL points at no database, users and gateway alike, naming the variable and hiding the password', async () => {
     const url = `postgres://app:hunter2@127.0.0.1:${await freePort()}/nowhere`;
     for (const [name, entry] of [
-      ['users', 'subgraphs/users/src/main.ts'],
+      ['users', 'system/start-subgraph.ts users'],
       ['gateway', 'gateway/src/main.ts'],
     ]) {
       const service = spawnService(entry!, { DATABASE_URL: url, USERS_PORT: '0', GATEWAY_PORT: '0' });

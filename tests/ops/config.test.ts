@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../../lib/config';
+import { readSubgraphList, subgraphNamed } from '../../lib/subgraph-list';
+import { listedSubgraph } from '../../system/subgraph-services';
 import { systemConfig } from '../../system/system';
 import { gatewayConfig, gatewayHost } from '../../gateway/src/config';
 import { notificationsConfig } from '../../subgraphs/notifications/src/config';
@@ -10,11 +12,14 @@ const AUTH = { AUTH_ISSUER: 'https://id.example.com', AUTH_AUDIENCE: 'https://ap
 
 describe('loadConfig', () => {
   it('gives every variable its default, in a frozen object', () => {
-    const config = loadConfig(systemConfig, {});
+    const config = loadConfig(systemConfig(), {});
     expect(config).toMatchObject({
       NODE_ENV: 'development',
       HOST: '127.0.0.1',
       GATEWAY_PORT: 4000,
+      // From supergraph.yaml's routing URLs.
+      USERS_PORT: 4001,
+      NOTIFICATIONS_PORT: 4002,
       DATA_DIR: resolve('.data'),
       SUBGRAPH_TIMEOUT_MS: 10_000,
       MAX_BODY_BYTES: 65_536,
@@ -42,7 +47,7 @@ describe('loadConfig', () => {
     const production = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret', ...AUTH });
     expect([production.SIGNUP_RATE_PER_IP, production.SIGNUP_RATE_GLOBAL]).toEqual([10, 600]);
     for (const NODE_ENV of ['development', 'test']) {
-      const config = loadConfig(systemConfig, { NODE_ENV });
+      const config = loadConfig(systemConfig(), { NODE_ENV });
       expect([config.SIGNUP_RATE_PER_IP, config.SIGNUP_RATE_GLOBAL]).toEqual([1000, 100_000]);
     }
     const chosen = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret', ...AUTH, SIGNUP_RATE_PER_IP: '3', SIGNUP_RATE_GLOBAL: '50' });
@@ -50,7 +55,7 @@ describe('loadConfig', () => {
   });
 
   it('treats empty variables as unset', () => {
-    const config = loadConfig(systemConfig, { GATEWAY_PORT: '', SUBGRAPH_SECRET: '' });
+    const config = loadConfig(systemConfig(), { GATEWAY_PORT: '', SUBGRAPH_SECRET: '' });
     expect(config.GATEWAY_PORT).toBe(4000);
     expect(config.SUBGRAPH_SECRET).toBeUndefined();
   });
@@ -58,7 +63,7 @@ describe('loadConfig', () => {
   it('reports every problem at once', () => {
     let error: unknown;
     try {
-      loadConfig(systemConfig, {
+      loadConfig(systemConfig(), {
         NODE_ENV: 'staging',
         GATEWAY_PORT: '99999',
         SUBGRAPH_SECRET: 'short',
@@ -79,11 +84,11 @@ describe('loadConfig', () => {
   });
 
   it('takes a PostgreSQL DATABASE_URL, refuses any other among the other problems, and never echoes it', () => {
-    expect(loadConfig(systemConfig, {}).DATABASE_URL).toBeUndefined();
-    expect(loadConfig(systemConfig, { DATABASE_URL: 'postgres://app:pw@db:5432/signup' }).DATABASE_URL).toBe('postgres://app:pw@db:5432/signup');
-    expect(loadConfig(systemConfig, { DATABASE_URL: 'postgresql://app@db/signup' }).DATABASE_URL).toBe('postgresql://app@db/signup');
+    expect(loadConfig(systemConfig(), {}).DATABASE_URL).toBeUndefined();
+    expect(loadConfig(systemConfig(), { DATABASE_URL: 'postgres://app:pw@db:5432/signup' }).DATABASE_URL).toBe('postgres://app:pw@db:5432/signup');
+    expect(loadConfig(systemConfig(), { DATABASE_URL: 'postgresql://app@db/signup' }).DATABASE_URL).toBe('postgresql://app@db/signup');
 
-    const refuse = () => loadConfig(systemConfig, { DATABASE_URL: 'mysql://app:secret-pw@db/signup', GATEWAY_PORT: 'x' });
+    const refuse = () => loadConfig(systemConfig(), { DATABASE_URL: 'mysql://app:secret-pw@db/signup', GATEWAY_PORT: 'x' });
 
     expect(refuse).toThrow(/^  DATABASE_URL: must be a URL like postgres:\/\//m);
     expect(refuse).toThrow(/^  GATEWAY_PORT: /m);
@@ -91,13 +96,13 @@ describe('loadConfig', () => {
   });
 
   it('parses the lists and the proxy setting', () => {
-    expect(loadConfig(systemConfig, { CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://a.example.com', 'http://localhost:5173']);
-    expect(loadConfig(systemConfig, { TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
-    expect(loadConfig(systemConfig, { TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(loadConfig(systemConfig(), { CORS_ORIGINS: 'https://a.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://a.example.com', 'http://localhost:5173']);
+    expect(loadConfig(systemConfig(), { TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(loadConfig(systemConfig(), { TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
     const production = { NODE_ENV: 'production', SUBGRAPH_SECRET: 'a-long-enough-secret' };
     expect(() => loadConfig(usersConfig, { ...production, TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY: true trusts the leftmost X-Forwarded-For entry, which any client writes/);
     expect(loadConfig(usersConfig, { ...production, TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
-    expect(loadConfig(systemConfig, { TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
+    expect(loadConfig(systemConfig(), { TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
     expect(loadConfig(usersConfig, {}).LOG_READERS).toEqual(['notifications']);
     expect(loadConfig(usersConfig, { LOG_READERS: 'notifications, audit' }).LOG_READERS).toEqual(['notifications', 'audit']);
     expect(loadConfig(usersConfig, { LOG_READERS: 'none' }).LOG_READERS).toEqual([]);
@@ -118,22 +123,25 @@ describe('loadConfig', () => {
 
   it('reads in each service only the keys that service declares', () => {
     const broken = { SMTP_URL: 'not a url', SUPERGRAPH_PATH: '', USERS_PORT: 'x', GATEWAY_PORT: 'y' };
-    expect(() => loadConfig(usersConfig, broken)).toThrow(/^ {2}USERS_PORT: /m);
-    expect(() => loadConfig(usersConfig, broken)).not.toThrow(/SMTP_URL|GATEWAY_PORT/);
-    expect(Object.keys(loadConfig(usersConfig, {}))).not.toContain('SMTP_URL');
+    // What `npm run start:subgraph -- users` reads: the service's keys and its port from the subgraph list.
+    const users = listedSubgraph(subgraphNamed(readSubgraphList(), 'users')).config;
+    expect(() => loadConfig(users, broken)).toThrow(/^ {2}USERS_PORT: /m);
+    expect(() => loadConfig(users, broken)).not.toThrow(/SMTP_URL|GATEWAY_PORT/);
+    expect(Object.keys(loadConfig(users, {}))).not.toContain('SMTP_URL');
+    expect(loadConfig(users, {})).toMatchObject({ USERS_PORT: 4001 });
     expect(Object.keys(loadConfig(gatewayConfig, {}))).not.toContain('DATA_DIR');
-    expect(() => loadConfig(systemConfig, broken)).toThrow(/SMTP_URL[\s\S]*USERS_PORT|USERS_PORT[\s\S]*SMTP_URL/);
+    expect(() => loadConfig(systemConfig(), broken)).toThrow(/SMTP_URL[\s\S]*USERS_PORT|USERS_PORT[\s\S]*SMTP_URL/);
   });
 
   it('demands in production what each service needs, and only that', () => {
     const secret = { SUBGRAPH_SECRET: 'a-long-enough-secret' };
     expect(() => loadConfig(usersConfig, { NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET: required in production/);
     expect(() => loadConfig(usersConfig, { NODE_ENV: 'production', ...secret })).not.toThrow();
-    expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret })).toThrow(/SMTP_URL: required in production/);
-    expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret, SMTP_URL: 'smtp://mail.example.com:587' })).toThrow(
+    expect(() => loadConfig(systemConfig(), { NODE_ENV: 'production', ...secret })).toThrow(/SMTP_URL: required in production/);
+    expect(() => loadConfig(systemConfig(), { NODE_ENV: 'production', ...secret, SMTP_URL: 'smtp://mail.example.com:587' })).toThrow(
       /AUTH_ISSUER: required in production \(or AUTH_JWKS_URL\)[\s\S]*AUTH_AUDIENCE: required/,
     );
-    expect(() => loadConfig(systemConfig, { NODE_ENV: 'production', ...secret, ...AUTH, SMTP_URL: 'smtp://mail.example.com:587' })).not.toThrow();
+    expect(() => loadConfig(systemConfig(), { NODE_ENV: 'production', ...secret, ...AUTH, SMTP_URL: 'smtp://mail.example.com:587' })).not.toThrow();
     expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', ...secret, AUTH_JWKS_URL: AUTH.AUTH_ISSUER })).toThrow(/AUTH_AUDIENCE: required/);
     expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', ...secret, AUTH_JWKS_URL: 'https://id.example.com/jwks', AUTH_AUDIENCE: 'api' })).not.toThrow();
     expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', ...secret, AUTH_ISSUER: 'http://id.example.com', AUTH_AUDIENCE: 'api' })).toThrow(

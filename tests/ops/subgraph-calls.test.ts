@@ -11,8 +11,9 @@ const TIMEOUT_MS = 300;
 
 const gatewayFor = (usersUrl: string, notificationsUrl: string) =>
   startGateway(
-    loadConfig(gatewayConfig, { NODE_ENV: 'test', GATEWAY_PORT: '0', USERS_URL: usersUrl, NOTIFICATIONS_URL: notificationsUrl, SUBGRAPH_TIMEOUT_MS: String(TIMEOUT_MS) }),
+    loadConfig(gatewayConfig, { NODE_ENV: 'test', GATEWAY_PORT: '0', SUBGRAPH_TIMEOUT_MS: String(TIMEOUT_MS) }),
     pino({ level: 'silent' }),
+    { users: usersUrl, notifications: notificationsUrl },
   );
 
 describe('calls from the gateway to the subgraphs', () => {

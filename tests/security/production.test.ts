@@ -131,8 +131,8 @@ describe('masking unexpected errors in production', () => {
         ],
       },
     });
-    const config = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET, ...AUTH, GATEWAY_PORT: '0', USERS_URL: fake.url, NOTIFICATIONS_URL: fake.url });
-    gateway = await startGateway(config, logger);
+    const config = loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET, ...AUTH, GATEWAY_PORT: '0' });
+    gateway = await startGateway(config, logger, { users: fake.url, notifications: fake.url });
   });
 
   afterAll(async () => {
@@ -157,7 +157,7 @@ describe('masking unexpected errors in production', () => {
 
 describe('a production start without its secrets', () => {
   it('is refused, with every missing variable named at once', () => {
-    expect(() => loadConfig(systemConfig, { NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET: required in production[\s\S]*SMTP_URL: required in production/);
+    expect(() => loadConfig(systemConfig(), { NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET: required in production[\s\S]*SMTP_URL: required in production/);
     expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production' })).toThrow(/SUBGRAPH_SECRET/);
     expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET })).toThrow(/AUTH_ISSUER[\s\S]*AUTH_AUDIENCE/);
     expect(() => loadConfig(gatewayConfig, { NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET, ...AUTH })).not.toThrow();

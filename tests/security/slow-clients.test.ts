@@ -57,7 +57,7 @@ describe('slow and idle clients', () => {
   beforeAll(async () => {
     dataDir = await makeTempDir();
     port = await freePort();
-    service = spawnService('subgraphs/users/src/main.ts', {
+    service = spawnService('system/start-subgraph.ts users', {
       USERS_PORT: String(port),
       DATA_DIR: dataDir,
       HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),

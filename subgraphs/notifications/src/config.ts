@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { defineConfig, mergeConfigs, port, positive, subgraphConfig, type ConfigOf } from '../../../lib/config';
+import { defineConfig, mergeConfigs, positive, subgraphConfig, type ConfigOf } from '../../../lib/config';
 
 export const notificationsConfig = mergeConfigs(
   subgraphConfig,
   defineConfig({
     keys: () => ({
-      NOTIFICATIONS_PORT: port(4002),
       SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
       MAIL_FROM: z.string().min(3).default('Welcome <welcome@localhost>'),
       /** Backoff of transient SMTP failures: first delay, doubled per attempt up to the cap, with jitter. */

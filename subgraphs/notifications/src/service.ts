@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Logger } from '../../../lib/logger';
-import { startSubgraph, type RunningService } from '../../../lib/service';
-import type { NotificationsConfig } from './config';
+import { defineSubgraphService, startSubgraph, type RunningService, type SubgraphStartOptions } from '../../../lib/service';
+import { notificationsConfig, type NotificationsConfig } from './config';
 import { startUserEventsConsumer } from './consumer';
 import type { Context } from './context';
 import { startDeliveryWorker } from './delivery-worker';
@@ -24,10 +23,10 @@ const replicaIdOf = (config: NotificationsConfig): string =>
  * Loads the notifications state, follows the users' events, sends what is
  * queued (including what a previous run left unsent) and serves the subgraph.
  */
-export const startNotificationsService = (config: NotificationsConfig, logger: Logger, onFatal?: (error: Error) => void): Promise<RunningService> =>
+export const startNotificationsService = (config: NotificationsConfig, { port, logger, onFatal }: SubgraphStartOptions): Promise<RunningService> =>
   startSubgraph<NotificationsState, never, Context>(config, logger, onFatal, {
     name: 'notifications',
-    port: config.NOTIFICATIONS_PORT,
+    port,
     codec: notificationsSnapshotCodec,
     initial: emptyNotificationsState(),
     build: ({ store, backend, logger: serviceLogger, metrics, tracer }) => {
@@ -99,3 +98,6 @@ export const startNotificationsService = (config: NotificationsConfig, logger: L
       };
     },
   });
+
+/** The notifications subgraph as `npm start` and `npm run start:subgraph -- notifications` run it. */
+export const subgraphService = defineSubgraphService({ config: notificationsConfig, start: startNotificationsService });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineConfig, mergeConfigs, port, subgraphConfig, type ConfigOf } from '../../../lib/config';
+import { defineConfig, mergeConfigs, subgraphConfig, type ConfigOf } from '../../../lib/config';
 import { DEFAULT_KEY_RETENTION_MS } from './domain';
 
 const readerName = /^[A-Za-z0-9._-]{1,100}$/;
@@ -8,7 +8,6 @@ export const usersConfig = mergeConfigs(
   subgraphConfig,
   defineConfig({
     keys: () => ({
-      USERS_PORT: port(4001),
       /** How long a sign-up's idempotency key is honoured: a retry within it answers with the same user. */
       IDEMPOTENCY_KEY_RETENTION_MS: z.coerce
         .number()

@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Counter } from 'prom-client';
-import type { Logger } from '../../../lib/logger';
-import { startSubgraph, type RunningService } from '../../../lib/service';
-import type { UsersConfig } from './config';
+import { defineSubgraphService, startSubgraph, type RunningService, type SubgraphStartOptions } from '../../../lib/service';
+import { usersConfig, type UsersConfig } from './config';
 import type { Context } from './context';
 import { emptyUsersState, usersSnapshotCodec, type UsersEvent, type UsersState } from './domain';
 import { createUsersServer } from './server';
 
-/** Loads the users state from its log and serves the subgraph; `onFatal` hears of a log that can no longer be written. */
-export const startUsersService = (config: UsersConfig, logger: Logger, onFatal?: (error: Error) => void): Promise<RunningService> =>
+/** Loads the users state from its log and serves the subgraph. */
+export const startUsersService = (config: UsersConfig, { port, logger, onFatal }: SubgraphStartOptions): Promise<RunningService> =>
   startSubgraph<UsersState, UsersEvent, Context>(config, logger, onFatal, {
     name: 'users',
-    port: config.USERS_PORT,
+    port,
     readers: config.LOG_READERS,
     initial: emptyUsersState(),
     codec: usersSnapshotCodec,
@@ -35,3 +34,6 @@ export const startUsersService = (config: UsersConfig, logger: Logger, onFatal?:
       };
     },
   });
+
+/** The users subgraph as `npm start` and `npm run start:subgraph -- users` run it. */
+export const subgraphService = defineSubgraphService({ config: usersConfig, start: startUsersService });
