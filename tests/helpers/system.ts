@@ -26,6 +26,8 @@ export interface TestSystem {
   token(subject: string, scopes?: readonly string[]): Promise<string>;
   /** A token of an operator who may read every user and resend anyone's email (`users:read notifications:write`). */
   readonly operatorToken: string;
+  /** Another gateway on a free port in front of these subgraphs, its config changed by `overrides`; the caller stops it. */
+  startGateway(overrides?: Partial<TestSystemConfig>, logger?: Logger): Promise<RunningService>;
   /** Stops one subgraph of the list; `start` brings it back on the same port. */
   stop(subgraph: string): Promise<void>;
   start(subgraph: string): Promise<void>;
@@ -125,6 +127,8 @@ export const startSystem = async ({ dataDir, smtpUrl, env = {}, logger = pino({ 
     ports,
     config,
     stop,
+    startGateway: (overrides = {}, gatewayLogger = pino({ level: 'silent' })) =>
+      startGateway({ ...config, GATEWAY_PORT: 0, ...overrides }, gatewayLogger, urls),
     async start(name) {
       if (!running.has(name)) running.set(name, await subgraphNamed(name).start(config, logger));
     },

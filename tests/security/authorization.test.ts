@@ -1,6 +1,4 @@
-import pino from 'pino';
 import { SignJWT } from 'jose';
-import { startGateway } from '../../gateway/src/service';
 import { IDENTITY_HEADER, identitySigner, type RunningService } from '../../lib/service';
 import { eventually, gql, SIGN_UP, type GraphQLResponse } from '../helpers/graphql';
 import { bodyOf } from '../helpers/http';
@@ -336,10 +334,7 @@ describe('who may read what, through the gateway', () => {
   describe('a gateway set to refuse, and to read the user from another claim', () => {
     let gateway: RunningService;
     beforeAll(async () => {
-      gateway = await startGateway(
-        { ...fixture.system.config, GATEWAY_PORT: 0, AUTH_REJECT_UNAUTHORIZED: true, AUTH_USER_CLAIM: 'signup_user_id' },
-        pino({ level: 'silent' }),
-      );
+      gateway = await fixture.system.startGateway({ AUTH_REJECT_UNAUTHORIZED: true, AUTH_USER_CLAIM: 'signup_user_id' });
     });
     afterAll(() => gateway?.stop());
 

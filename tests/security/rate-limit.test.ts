@@ -2,7 +2,6 @@ import { parse, type OperationDefinitionNode } from 'graphql';
 import { Client, Pool } from 'pg';
 import { addressKey, countRootField, createSignUpLimiter, postgresCounters } from '../../gateway/src/rate-limit';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
-import { startGateway } from '../../gateway/src/service';
 import type { RunningService } from '../../lib/service';
 import { silentLogger } from '../helpers/logs';
 import { describeWithPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres';
@@ -221,7 +220,7 @@ describeWithPostgres('sign-up rate limits across gateway replicas (DATABASE_URL 
     env: async () => ({ DATABASE_URL: await cluster.createDatabase('limits'), SIGNUP_RATE_PER_IP: '3', TRUST_PROXY: 'loopback' }),
   });
   beforeAll(async () => {
-    second = await startGateway({ ...fixture.system.config, GATEWAY_PORT: 0 }, silentLogger());
+    second = await fixture.system.startGateway();
   });
   // After the fixture's own afterAll (hooks run in the order they are declared): the database goes last.
   afterAll(async () => {
@@ -270,7 +269,7 @@ describeWithPostgres('sign-up rate limits across gateway replicas (DATABASE_URL 
       proxy = await startStallingProxy({ host: '127.0.0.1', port: cluster.port });
       const proxied = new URL(fixture.system.config.DATABASE_URL!);
       proxied.port = String(proxy.port);
-      stalled = await startGateway({ ...fixture.system.config, DATABASE_URL: proxied.toString(), GATEWAY_PORT: 0 }, silentLogger());
+      stalled = await fixture.system.startGateway({ DATABASE_URL: proxied.toString() });
     });
     afterAll(async () => {
       proxy?.resume();

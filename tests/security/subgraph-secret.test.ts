@@ -1,5 +1,3 @@
-import pino from 'pino';
-import { startGateway } from '../../gateway/src/service';
 import type { RunningService } from '../../lib/service';
 import { eventually, gql, SIGN_UP } from '../helpers/graphql';
 import { operatorHeaders, startSystem, type TestSystem } from '../helpers/system';
@@ -87,7 +85,7 @@ describe('subgraphs answer only the gateway', () => {
     let gateway: RunningService;
 
     beforeAll(async () => {
-      gateway = await startGateway({ ...system.config, SUBGRAPH_SECRET: 'the-wrong-secret-0123456789', GATEWAY_PORT: 0 }, pino({ level: 'silent' }));
+      gateway = await system.startGateway({ SUBGRAPH_SECRET: 'the-wrong-secret-0123456789' });
     });
 
     afterAll(() => gateway?.stop());
